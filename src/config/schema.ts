@@ -1,0 +1,211 @@
+import { z } from "zod";
+import { parseDuration } from "../util/duration.js";
+
+// The configuration's single source of truth: the types the code uses are inferred from it,
+// and every error it reports carries the path of the field (`goe[0].serial`).
+
+function duration(fallback: string, minMs = 0) {
+  return z
+    .union([z.string(), z.number()])
+    .default(fallback)
+    .transform((raw, ctx) => {
+      const ms = parseDuration(raw);
+      if (ms === undefined) {
+        ctx.addIssue({
+          code: "custom",
+          message: `must be a duration such as 500ms, 5s, 2m, 1h (got ${JSON.stringify(raw)})`,
+        });
+        return z.NEVER;
+      }
+      if (ms < minMs) {
+        ctx.addIssue({ code: "custom", message: `must be at least ${minMs / 1000}s` });
+        return z.NEVER;
+      }
+      return ms;
+    });
+}
+
+const hostPort = z
+  .string()
+  .regex(/^(\[[0-9a-fA-F:]+\]|[^\s:/]+):\d{1,5}$/, "must be host:port, e.g. 127.0.0.1:1883");
+
+const httpUrl = z
+  .string()
+  .refine((text) => /^https?:\/\/[^\s/]+/.test(text), "must be an http:// or https:// URL")
+  .transform((text) => text.replace(/\/+$/, ""));
+
+const secret = z.string().min(1, "must not be empty");
+
+const loadpoint = z
+  .number()
+  .int("must be a whole number")
+  .min(1, "must be 1 or more (loadpoints count from 1)");
+
+const mqtt = z
+  .strictObject({
+    url: z
+      .string()
+      .regex(/^(mqtts?|wss?|tcp|tls):\/\/\S+$/, "must be a mqtt://, mqtts://, ws:// or wss:// URL")
+      .optional(),
+    listen: hostPort.default("127.0.0.1:1883"),
+    topic: z
+      .string()
+      .min(1)
+      .regex(/^[^#+]+$/, "must not contain MQTT wildcards (# or +)")
+      .transform((topic) => topic.replace(/^\/+|\/+$/g, ""))
+      .default("ev2mqtt"),
+    username: z.string().optional(),
+    password: z.string().optional(),
+    clientId: z.string().min(1).default("ev2mqtt"),
+    protocolVersion: z.union([z.literal(4), z.literal(5)]).default(5),
+    ca: z.string().optional(),
+    cert: z.string().optional(),
+    key: z.string().optional(),
+    rejectUnauthorized: z.boolean().default(true),
+  })
+  .default({} as never);
+
+const log = z
+  .strictObject({
+    level: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  })
+  .default({} as never);
+
+const http = z.strictObject({ listen: hostPort.optional() }).default({} as never);
+
+const homeassistant = z
+  .strictObject({
+    discovery: z.boolean().default(true),
+    prefix: z
+      .string()
+      .regex(/^[^#+\s]+$/, "must be a topic without wildcards")
+      .default("homeassistant"),
+  })
+  .default({} as never);
+
+const goeCharger = z.strictObject({
+  serial: z
+    .union([z.string(), z.number().int()])
+    // YAML reads an unquoted 000001 as the number 1: restore the leading zeros
+    .transform((raw) => (typeof raw === "number" ? String(raw).padStart(6, "0") : raw))
+    .pipe(z.string().regex(/^\d{6}$/, 'must be the charger\'s 6-digit serial number, e.g. "000001"')),
+  token: secret.optional(),
+  loadpoint,
+  title: z.string().optional(),
+  interval: duration("5s", 1000),
+  timeout: duration("10s", 500),
+  url: httpUrl.optional(),
+  /** Extra go-e keys writable through `goe/<key>/set`, beyond the built-in allow-list. */
+  writableKeys: z
+    .array(z.string().regex(/^[a-zA-Z0-9_]+$/, "must be a go-e API key such as lmo"))
+    .default([]),
+});
+
+const climkitAccount = z.strictObject({
+  username: z.string().min(1),
+  password: secret,
+  sites: z.array(z.string().min(1)).optional(),
+  interval: duration("5m", 60_000),
+  timeout: duration("20s", 1000),
+  url: httpUrl.default("https://api.climkit.io/api/v1"),
+});
+
+const ovmsVehicle = z.strictObject({
+  id: z.string().min(1),
+  name: z
+    .string()
+    .regex(/^[a-zA-Z0-9_-]+$/, "must be letters, digits, - or _ (it becomes a topic level)")
+    .optional(),
+  loadpoint: loadpoint.optional(),
+  /** Enables `locked/set` (lock/unlock), which OVMS guards with this PIN. */
+  pin: secret.optional(),
+  /** Enables `command/set`: raw OVMS shell commands. Off unless asked for. */
+  shell: z.boolean().default(false),
+});
+
+const ovmsServer = z.strictObject({
+  url: httpUrl,
+  username: z.string().min(1),
+  password: secret,
+  commands: z
+    .string()
+    .regex(/^(tcp|tls):\/\/[^\s/:]+(:\d+)?\/?$/, "must be tcp://host:6867 or tls://host:6870")
+    .optional(),
+  interval: duration("60s", 5000),
+  /** Poll interval while a vehicle charges or sits at a loadpoint with a car connected. */
+  activeInterval: duration("15s", 5000),
+  timeout: duration("30s", 1000),
+  /** How long to wait for the car's reply to a command. */
+  commandTimeout: duration("20s", 1000),
+  rejectUnauthorized: z.boolean().default(true),
+  vehicles: z.array(ovmsVehicle).min(1, "list at least one vehicle id"),
+});
+
+export const ConfigSchema = z
+  .strictObject({
+    mqtt,
+    log,
+    http,
+    homeassistant,
+    goe: z.array(goeCharger).default([]),
+    climkit: z.array(climkitAccount).default([]),
+    ovms: z.array(ovmsServer).default([]),
+  })
+  .superRefine((config, ctx) => {
+    const loadpoints = new Map<number, number>();
+    config.goe.forEach((charger, index) => {
+      const previous = loadpoints.get(charger.loadpoint);
+      if (previous !== undefined) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["goe", index, "loadpoint"],
+          message: `loadpoint ${charger.loadpoint} is already used by goe[${previous}]`,
+        });
+      } else loadpoints.set(charger.loadpoint, index);
+      const cloud = !charger.url || /\.api\.v3\.go-e\.io$/i.test(new URL(charger.url).hostname);
+      if (cloud && !charger.token) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["goe", index, "token"],
+          message:
+            "the go-e cloud needs the API token (app: Internet › Advanced settings); for the local API set url: http://<charger ip>",
+        });
+      }
+    });
+    const names = new Map<string, string>();
+    config.ovms.forEach((server, s) => {
+      server.vehicles.forEach((vehicle, v) => {
+        const name = vehicle.name ?? vehicle.id.toLowerCase();
+        const path = `ovms[${s}].vehicles[${v}]`;
+        const previous = names.get(name);
+        if (previous) {
+          ctx.addIssue({
+            code: "custom",
+            path: ["ovms", s, "vehicles", v, "name"],
+            message: `name "${name}" is already used by ${previous}`,
+          });
+        } else names.set(name, path);
+        if (!/^[a-zA-Z0-9_-]+$/.test(name)) {
+          ctx.addIssue({
+            code: "custom",
+            path: ["ovms", s, "vehicles", v, "name"],
+            message: `id "${vehicle.id}" is no valid topic name: set name`,
+          });
+        }
+        if (vehicle.loadpoint !== undefined && !loadpoints.has(vehicle.loadpoint)) {
+          ctx.addIssue({
+            code: "custom",
+            path: ["ovms", s, "vehicles", v, "loadpoint"],
+            message: `no go-e charger has loadpoint ${vehicle.loadpoint}`,
+          });
+        }
+      });
+    });
+  });
+
+export type Config = z.output<typeof ConfigSchema>;
+export type MqttConfig = Config["mqtt"];
+export type GoeConfig = Config["goe"][number];
+export type ClimkitConfig = Config["climkit"][number];
+export type OvmsConfig = Config["ovms"][number];
+export type OvmsVehicleConfig = OvmsConfig["vehicles"][number];

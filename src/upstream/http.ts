@@ -1,0 +1,115 @@
+import { Agent, request } from "undici";
+import { UpstreamError } from "./errors.js";
+
+export interface HttpResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  text: string;
+}
+
+export interface HttpRequest {
+  method?: "GET" | "POST" | "PUT" | "DELETE";
+  headers?: Record<string, string>;
+  body?: string;
+  timeoutMs: number;
+}
+
+/** What the metrics see of every upstream request. */
+export interface HttpEvent {
+  host: string;
+  method: string;
+  status?: number;
+  durationMs: number;
+  error?: string;
+}
+const observers = new Set<(event: HttpEvent) => void>();
+export function observeHttp(observer: (event: HttpEvent) => void): () => void {
+  observers.add(observer);
+  return () => observers.delete(observer);
+}
+
+// One keep-alive pool for the whole process: a charger polled every second would otherwise
+// open a TLS connection per poll.
+const agent = new Agent({
+  keepAliveTimeout: 30_000,
+  keepAliveMaxTimeout: 60_000,
+  connect: { timeout: 10_000 },
+});
+
+/** `GET host/path`, without the query string: queries can hold credentials (OVMS login). */
+export function describeRequest(method: string, url: URL): string {
+  return `${method} ${url.host}${url.pathname}`;
+}
+
+/**
+ * One HTTP request with an overall deadline. Transport failures become UpstreamErrors whose
+ * message names the request without its query; HTTP statuses are returned, not thrown, since
+ * each upstream gives them its own meaning.
+ */
+export async function httpRequest(target: string | URL, options: HttpRequest): Promise<HttpResponse> {
+  const url = typeof target === "string" ? new URL(target) : target;
+  const method = options.method ?? "GET";
+  const started = performance.now();
+  const signal = AbortSignal.timeout(options.timeoutMs);
+  try {
+    const response = await request(url, {
+      method,
+      headers: options.headers,
+      body: options.body,
+      dispatcher: agent,
+      signal,
+      headersTimeout: options.timeoutMs,
+      bodyTimeout: options.timeoutMs,
+    });
+    const text = await response.body.text();
+    notify({ host: url.host, method, status: response.statusCode, durationMs: performance.now() - started });
+    return { status: response.statusCode, headers: response.headers, text };
+  } catch (error) {
+    const failure = transportError(error, describeRequest(method, url), options.timeoutMs);
+    notify({ host: url.host, method, durationMs: performance.now() - started, error: failure.kind });
+    throw failure;
+  }
+}
+
+function notify(event: HttpEvent): void {
+  for (const observer of observers) observer(event);
+}
+
+function transportError(error: unknown, what: string, timeoutMs: number): UpstreamError {
+  const code = (error as { code?: string; name?: string }).code ?? (error as { name?: string }).name ?? "";
+  if (
+    code === "UND_ERR_HEADERS_TIMEOUT" ||
+    code === "UND_ERR_BODY_TIMEOUT" ||
+    code === "UND_ERR_CONNECT_TIMEOUT" ||
+    code === "TimeoutError" ||
+    code === "AbortError"
+  ) {
+    return new UpstreamError("timeout", `${what}: no answer within ${timeoutMs / 1000}s`);
+  }
+  const cause = (error as { cause?: { code?: string } }).cause?.code;
+  const reason = cause ?? code;
+  if (reason === "ECONNREFUSED") return new UpstreamError("network", `${what}: connection refused`);
+  if (reason === "ENOTFOUND" || reason === "EAI_AGAIN")
+    return new UpstreamError("network", `${what}: host not found`);
+  if (reason === "ECONNRESET" || reason === "UND_ERR_SOCKET" || reason === "EPIPE") {
+    return new UpstreamError("network", `${what}: connection reset`);
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  return new UpstreamError("network", `${what}: ${message}`);
+}
+
+/** Parses a JSON body; a body that is not JSON is an upstream error, not a crash. */
+export function parseJson(text: string, what: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    const excerpt = text.length > 60 ? `${text.slice(0, 60)}…` : text;
+    throw new UpstreamError("badResponse", `${what}: answer is not JSON (${JSON.stringify(excerpt)})`);
+  }
+}
+
+/** A short excerpt of an error body for messages (bodies can be HTML pages). */
+export function bodyExcerpt(text: string): string {
+  const flat = text.replace(/\s+/g, " ").trim();
+  return flat.length > 80 ? `${flat.slice(0, 80)}…` : flat;
+}

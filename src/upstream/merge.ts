@@ -1,0 +1,25 @@
+/**
+ * Collects writes to one device that wait together into one upstream call: while a batch is
+ * waiting in the queue, later writes merge into it (the last value of a key wins) and share
+ * its outcome. Once the batch starts, the next write opens a new one.
+ */
+export class WriteMerger<Params extends Record<string, unknown>, Outcome> {
+  private pending: { params: Params; promise: Promise<Outcome> } | undefined;
+
+  constructor(private readonly schedule: (take: () => Params) => Promise<Outcome>) {}
+
+  submit(params: Params): Promise<Outcome> {
+    if (this.pending) {
+      Object.assign(this.pending.params, params);
+      return this.pending.promise;
+    }
+    const batch = { params: { ...params }, promise: undefined as unknown as Promise<Outcome> };
+    this.pending = batch;
+    batch.promise = this.schedule(() => {
+      // the batch leaves the merge window the moment its call starts
+      if (this.pending === batch) this.pending = undefined;
+      return batch.params;
+    });
+    return batch.promise;
+  }
+}

@@ -1,0 +1,95 @@
+import { describeError } from "./errors.js";
+
+export interface PollerOptions {
+  /** Normal time between the end of one poll and the start of the next. */
+  intervalMs: number;
+  /** Upper bound of the back-off after failures; default: 8 intervals, at most 5 minutes. */
+  maxBackoffMs?: number;
+  /** One poll; throws on failure. */
+  poll: () => Promise<void>;
+  onSuccess?: () => void;
+  onFailure?: (error: unknown, retryInMs: number) => void;
+}
+
+/**
+ * Polls on a timer, one poll at a time. After a failure the delay doubles up to the cap, and
+ * resets on the first success, so a broken upstream is not hammered and recovers by itself.
+ */
+export class Poller {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private stopped = true;
+  private failures = 0;
+  private intervalMs: number;
+
+  constructor(private readonly options: PollerOptions) {
+    this.intervalMs = options.intervalMs;
+  }
+
+  get consecutiveFailures(): number {
+    return this.failures;
+  }
+
+  start(): void {
+    this.stopped = false;
+    this.schedule(0);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.running;
+  }
+
+  /** Changes the interval (OVMS polls faster while a car charges); takes effect at once. */
+  setInterval(ms: number): void {
+    if (ms === this.intervalMs) return;
+    const faster = ms < this.intervalMs;
+    this.intervalMs = ms;
+    if (faster && !this.running && this.failures === 0 && !this.stopped) this.schedule(ms);
+  }
+
+  /** Polls now (after a write, or on demand), or joins the poll already running. */
+  pollNow(): Promise<void> {
+    if (this.running) return this.running;
+    clearTimeout(this.timer);
+    return this.tick();
+  }
+
+  private schedule(delayMs: number): void {
+    clearTimeout(this.timer);
+    if (this.stopped) return;
+    this.timer = setTimeout(() => void this.tick(), delayMs);
+    this.timer.unref?.();
+  }
+
+  private tick(): Promise<void> {
+    const run = (async () => {
+      let next = this.intervalMs;
+      try {
+        await this.options.poll();
+        this.failures = 0;
+        this.options.onSuccess?.();
+      } catch (error) {
+        this.failures += 1;
+        next = this.backoff();
+        try {
+          this.options.onFailure?.(error, next);
+        } catch (inner) {
+          // a failing error handler must not stop polling
+          void describeError(inner);
+        }
+      } finally {
+        this.running = undefined;
+      }
+      this.schedule(next);
+    })();
+    this.running = run;
+    return run;
+  }
+
+  private backoff(): number {
+    const cap = this.options.maxBackoffMs ?? Math.min(300_000, this.intervalMs * 8);
+    return Math.min(cap, this.intervalMs * 2 ** (this.failures - 1));
+  }
+}

@@ -1,0 +1,74 @@
+import PQueue from "p-queue";
+import { sleep } from "../util/duration.js";
+
+/** Writes jump ahead of read-backs, which jump ahead of polls. */
+export const Priority = { poll: 0, readBack: 5, write: 10 } as const;
+export type Priority = (typeof Priority)[keyof typeof Priority];
+
+export interface QueueStats {
+  name: string;
+  waiting: number;
+  running: number;
+  /** Milliseconds the latest task waited before it started. */
+  lastWaitMs: number;
+}
+
+const queues = new Set<UpstreamQueue>();
+/** Every live queue, for the metrics endpoint. */
+export function allQueues(): Iterable<UpstreamQueue> {
+  return queues;
+}
+
+/**
+ * The one path to an upstream host or account: tasks run one at a time, in priority order,
+ * and two starts are never closer than `minSpacingMs`. Spacing is measured on the monotonic
+ * clock from the previous start, so a window boundary can never let two requests through
+ * back to back (p-queue's own interval cap counts per window).
+ */
+export class UpstreamQueue {
+  private readonly queue = new PQueue({ concurrency: 1 });
+  private lastStart = Number.NEGATIVE_INFINITY;
+  private lastWait = 0;
+
+  constructor(
+    readonly name: string,
+    private readonly minSpacingMs: number,
+  ) {
+    queues.add(this);
+  }
+
+  run<T>(task: () => Promise<T>, priority: Priority = Priority.poll): Promise<T> {
+    const enqueued = performance.now();
+    return this.queue.add(
+      async () => {
+        const wait = this.lastStart + this.minSpacingMs - performance.now();
+        if (wait > 0) await sleep(wait);
+        this.lastStart = performance.now();
+        this.lastWait = this.lastStart - enqueued;
+        return task();
+      },
+      { priority },
+    ) as Promise<T>;
+  }
+
+  stats(): QueueStats {
+    return {
+      name: this.name,
+      waiting: this.queue.size,
+      running: this.queue.pending,
+      lastWaitMs: this.lastWait,
+    };
+  }
+
+  /** Drops waiting tasks (their promises never settle: callers stop first) and waits for the running one. */
+  async close(): Promise<void> {
+    this.queue.clear();
+    await this.queue.onIdle();
+    queues.delete(this);
+  }
+
+  /** Resolves when nothing is waiting or running. */
+  idle(): Promise<void> {
+    return this.queue.onIdle();
+  }
+}
