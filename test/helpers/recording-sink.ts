@@ -44,17 +44,19 @@ export class RecordingSink implements Sink {
   }
 }
 
+type Falsy = undefined | null | false | 0 | "";
+
 /** Polls `check` until it returns a truthy value or the time runs out. */
 export async function waitFor<T>(
   check: () => T | Promise<T>,
   timeoutMs = 10_000,
   what = "condition",
-): Promise<T> {
+): Promise<Exclude<T, Falsy>> {
   const deadline = Date.now() + timeoutMs;
   let last: T | undefined;
   while (Date.now() < deadline) {
     last = await check();
-    if (last) return last;
+    if (last) return last as Exclude<T, Falsy>;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (last: ${JSON.stringify(last)})`);

@@ -1,0 +1,204 @@
+import { EventEmitter } from "node:events";
+import { readFileSync } from "node:fs";
+import { BridgeInfo } from "./bridge-info.js";
+import type { Config } from "./config/schema.js";
+import type { BridgeContext, BridgeEvents, Extension } from "./extension.js";
+import { createGoeSources } from "./goe/charger.js";
+import { type EmbeddedBroker, startEmbeddedBroker } from "./mqtt/broker.js";
+import { MqttConnection } from "./mqtt/connection.js";
+import { Publisher } from "./mqtt/publisher.js";
+import { WriteRouter } from "./mqtt/writes.js";
+import type { Device, Sink, Source, Values } from "./source.js";
+import type { Logger } from "./util/log.js";
+
+export function packageVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as {
+      version?: string;
+    };
+    return pkg.version ?? "0.0.0";
+  } catch {
+    return "0.0.0";
+  }
+}
+
+/** A source that wants to know when a car connects at a loadpoint (OVMS polls faster then). */
+interface LoadpointObserver {
+  setLoadpointConnected(loadpoint: number, connected: boolean): void;
+}
+function observesLoadpoints(source: Source): source is Source & LoadpointObserver {
+  return typeof (source as Partial<LoadpointObserver>).setLoadpointConnected === "function";
+}
+
+/** Builds the sources of every configured upstream. Upstreams are added here and nowhere else. */
+export type SourceFactory = (config: Config, logger: Logger) => Source[];
+export const defaultSources: SourceFactory = (config, logger) => [...createGoeSources(config.goe, logger)];
+
+/** The composition root: builds the bridge from a validated config, starts and stops it in order. */
+export class Daemon {
+  readonly version = packageVersion();
+  readonly events = new EventEmitter<BridgeEvents>();
+  private broker: EmbeddedBroker | undefined;
+  private connection: MqttConnection | undefined;
+  private publisher: Publisher | undefined;
+  private router: WriteRouter | undefined;
+  private sources: Source[] = [];
+  private extensions: Extension[] = [];
+  private readonly devices = new Map<string, Device>();
+  private readonly availability = new Map<string, { online: boolean; error: string }>();
+
+  constructor(
+    readonly config: Config,
+    private readonly logger: Logger,
+    private readonly makeSources: SourceFactory = defaultSources,
+    private readonly makeExtensions: (context: BridgeContext) => Extension[] = (context) => [
+      new BridgeInfo(context),
+    ],
+  ) {}
+
+  /** The broker URL the bridge uses (the embedded one when no url is configured). */
+  brokerUrl(): string {
+    return this.connection?.safeUrl() ?? "";
+  }
+
+  async start(): Promise<void> {
+    const { config, logger } = this;
+    let url = config.mqtt.url;
+    let protocolVersion = config.mqtt.protocolVersion;
+    if (!url) {
+      this.broker = await startEmbeddedBroker(config.mqtt.listen, logger.child({ component: "broker" }));
+      url = this.broker.url;
+      protocolVersion = 4; // aedes speaks MQTT 3.1.1
+    }
+    const root = config.mqtt.topic;
+    const connection = new MqttConnection({
+      url,
+      clientId: config.mqtt.clientId,
+      username: config.mqtt.username,
+      password: config.mqtt.password,
+      protocolVersion,
+      ca: config.mqtt.ca,
+      cert: config.mqtt.cert,
+      key: config.mqtt.key,
+      rejectUnauthorized: config.mqtt.rejectUnauthorized,
+      statusTopic: `${root}/status`,
+      logger: logger.child({ component: "mqtt" }),
+    });
+    const publisher = new Publisher(connection, root, logger.child({ component: "publisher" }));
+    const router = new WriteRouter(
+      connection,
+      publisher,
+      (topic) => this.resolve(topic),
+      logger.child({ component: "writes" }),
+    );
+    router.onWrite = (event) => this.events.emit("write", event);
+    this.connection = connection;
+    this.publisher = publisher;
+    this.router = router;
+
+    publisher.start();
+    router.start();
+    this.sources = this.makeSources(config, logger);
+    publisher.set("loadpoints", config.goe.length);
+
+    const context: BridgeContext = {
+      config,
+      logger,
+      version: this.version,
+      connection,
+      publisher,
+      events: this.events,
+      devices: () => [...this.devices.values()],
+      availability: () => this.availability,
+    };
+    this.extensions = this.makeExtensions(context);
+    for (const extension of this.extensions) {
+      try {
+        await extension.start();
+      } catch (error) {
+        logger.error(
+          { extension: extension.name, err: (error as Error).message },
+          "extension failed to start",
+        );
+      }
+    }
+    connection.start();
+    const sink = this.sink();
+    for (const source of this.sources) {
+      try {
+        await source.start(sink);
+      } catch (error) {
+        // one broken upstream must not keep the others from running
+        logger.error({ source: source.name, err: (error as Error).message }, "source failed to start");
+      }
+    }
+    logger.info(
+      {
+        version: this.version,
+        broker: connection.safeUrl(),
+        topic: root,
+        sources: this.sources.map((s) => s.name),
+      },
+      "ev2mqtt running",
+    );
+  }
+
+  /** Stops in reverse order: writes answered, sources stopped, `status offline`, broker closed. */
+  async stop(): Promise<void> {
+    await this.router?.stop();
+    await Promise.all(
+      this.sources.map((source) =>
+        source
+          .stop()
+          .catch((error: Error) =>
+            this.logger.warn({ source: source.name, err: error.message }, "stop failed"),
+          ),
+      ),
+    );
+    for (const extension of [...this.extensions].reverse()) {
+      await extension
+        .stop()
+        .catch((error: Error) => this.logger.warn({ err: error.message }, "extension stop failed"));
+    }
+    await this.connection?.stop();
+    await this.broker?.close();
+    this.logger.info("ev2mqtt stopped");
+  }
+
+  /** The device owning a value topic: the longest registered device topic that prefixes it. */
+  private resolve(valueTopic: string): { device: Device; key: string } | undefined {
+    const parts = valueTopic.split("/");
+    for (let length = parts.length - 1; length >= 1; length--) {
+      const device = this.devices.get(parts.slice(0, length).join("/"));
+      if (device) return { device, key: parts.slice(length).join("/") };
+    }
+    return undefined;
+  }
+
+  private sink(): Sink {
+    return {
+      device: (device) => {
+        this.devices.set(device.describe().topic, device);
+        this.events.emit("device", device);
+      },
+      values: (topic: string, values: Values) => {
+        this.publisher?.values(topic, values);
+        if (typeof values.connected === "boolean" && topic.startsWith("loadpoints/")) {
+          const loadpoint = Number(topic.split("/")[1]);
+          for (const source of this.sources) {
+            if (observesLoadpoints(source)) source.setLoadpointConnected(loadpoint, values.connected);
+          }
+        }
+      },
+      availability: (topic, online, error) => {
+        this.availability.set(topic, { online, error });
+        this.publisher?.values(topic, { online, error });
+        this.events.emit("availability", topic, online, error);
+      },
+      polled: (topic) => {
+        this.publisher?.updated();
+        this.events.emit("polled", topic);
+      },
+    };
+  }
+}

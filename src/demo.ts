@@ -1,0 +1,82 @@
+import { ConfigError, loadConfig, parseConfig } from "./config/load.js";
+import type { Config } from "./config/schema.js";
+import { Daemon } from "./daemon.js";
+import { GoeSimulator } from "./goe/simulator.js";
+import { splitHostPort } from "./mqtt/broker.js";
+import { runDaemon } from "./run.js";
+import { createLogger } from "./util/log.js";
+
+const DEMO_CHARGERS = [
+  {
+    serial: "000001",
+    token: "demo-cloud-token-000001",
+    mode: "cloud" as const,
+    carConnected: true,
+    amp: 16,
+    fna: "Garage",
+  },
+  { serial: "000002", mode: "local" as const, carConnected: false, amp: 10, fna: "Carport" },
+];
+
+/** Runs the bridge against the built-in simulators; the broker and ports may come from a config. */
+export async function runDemo(configFile?: string): Promise<number> {
+  let overrides: Partial<Config> = {};
+  if (configFile) {
+    try {
+      const file = await loadConfig(configFile);
+      overrides = { mqtt: file.mqtt, http: file.http, log: file.log, homeassistant: file.homeassistant };
+    } catch (error) {
+      if (error instanceof ConfigError) {
+        process.stderr.write(`${error.message}\n`);
+        return 78;
+      }
+      throw error;
+    }
+  }
+  const goe = new GoeSimulator({ chargers: DEMO_CHARGERS });
+  await goe.start();
+  // a second car arrives at the carport half a minute in, so the demo shows a session start
+  const arrival = setTimeout(() => goe.plugIn("000002"), 30_000);
+  arrival.unref();
+
+  const config = parseConfig({
+    mqtt: { listen: "127.0.0.1:1883" },
+    log: { level: "info" },
+    goe: DEMO_CHARGERS.map((charger, index) => ({
+      serial: charger.serial,
+      token: charger.token,
+      loadpoint: index + 1,
+      title: charger.fna,
+      interval: "2s",
+      url: goe.chargerUrl(charger.serial),
+    })),
+  });
+  Object.assign(config, overrides);
+
+  const logger = createLogger({ level: config.log.level });
+  const daemon = new Daemon(config, logger);
+  const exitCode = await runDaemon(daemon, logger, () => {
+    const { host, port } = config.mqtt.url ? hostOf(config.mqtt.url) : splitHostPort(config.mqtt.listen);
+    const topic = config.mqtt.topic;
+    process.stdout.write(
+      [
+        "",
+        "ev2mqtt demo: two simulated go-e chargers, bridged to MQTT. Watch it with:",
+        `  mosquitto_sub -h ${host} -p ${port} -t '${topic}/#' -v`,
+        "Change a charger:",
+        `  mosquitto_pub -h ${host} -p ${port} -t ${topic}/loadpoints/1/maxCurrent/set -m 10`,
+        `  mosquitto_pub -h ${host} -p ${port} -t ${topic}/loadpoints/1/mode/set -m off`,
+        "Stop with Ctrl-C.",
+        "",
+      ].join("\n"),
+    );
+  });
+  clearTimeout(arrival);
+  await goe.stop();
+  return exitCode;
+}
+
+function hostOf(url: string): { host: string; port: number } {
+  const parsed = new URL(url);
+  return { host: parsed.hostname, port: Number(parsed.port || 1883) };
+}

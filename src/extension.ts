@@ -1,0 +1,36 @@
+import type { EventEmitter } from "node:events";
+import type { Config } from "./config/schema.js";
+import type { MqttConnection } from "./mqtt/connection.js";
+import type { Publisher } from "./mqtt/publisher.js";
+import type { WriteEvent } from "./mqtt/writes.js";
+import type { Device } from "./source.js";
+import type { Logger } from "./util/log.js";
+
+/** What happens in the bridge, for extensions that react to it. */
+export interface BridgeEvents {
+  device: [Device];
+  availability: [topic: string, online: boolean, error: string];
+  polled: [topic: string];
+  write: [WriteEvent];
+}
+
+/** Everything an extension may use; it gets no upstream, only what the sources announced. */
+export interface BridgeContext {
+  config: Config;
+  logger: Logger;
+  version: string;
+  connection: MqttConnection;
+  publisher: Publisher;
+  events: EventEmitter<BridgeEvents>;
+  devices(): Device[];
+  /** Availability per device topic, as last reported by its source. */
+  availability(): ReadonlyMap<string, { online: boolean; error: string }>;
+}
+
+/** A part of the bridge with a lifetime: Home Assistant discovery, health, bridge info. */
+export interface Extension {
+  readonly name: string;
+  /** Besides subscribing and publishing, start does no slow work: the daemon waits for it. */
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}

@@ -1,0 +1,171 @@
+import { kindOfStatus, UpstreamError } from "../upstream/errors.js";
+import { bodyExcerpt, httpRequest, parseJson } from "../upstream/http.js";
+
+export type GoeStatus = Record<string, unknown>;
+
+/** How the charger (or the cloud in front of it) answered an `/api/set`. */
+export interface GoeSetOutcome {
+  /** Keys the charger or cloud said it took (the cloud says so even for read-only keys). */
+  accepted: string[];
+  /** Keys refused, with the reason given. */
+  rejected: Record<string, string>;
+}
+
+export interface GoeApiOptions {
+  /** `https://<serial>.api.v3.go-e.io` for the cloud, `http://<ip>` for the local API. */
+  baseUrl: string;
+  token?: string;
+  timeoutMs: number;
+  /** `goe[0]`: named in errors so the user knows which entry to fix. */
+  configPath: string;
+}
+
+/** Encodes `/api/set` values the way go-e reads them: JSON, so strings are quoted. */
+export function encodeSetQuery(params: Record<string, unknown>): string {
+  return Object.entries(params)
+    .map(([key, value]) => `${encodeURIComponent(key)}=${encodeURIComponent(JSON.stringify(value))}`)
+    .join("&");
+}
+
+/** The go-eCharger HTTP API v2, served by the cloud (v3 hosts) and by the charger itself. */
+export class GoeApi {
+  readonly cloud: boolean;
+
+  constructor(private readonly options: GoeApiOptions) {
+    this.cloud = /\.api\.v3\.go-e\.io$/i.test(new URL(options.baseUrl).hostname) || Boolean(options.token);
+  }
+
+  async status(keys: readonly string[]): Promise<GoeStatus> {
+    const response = await this.get(`/api/status?filter=${keys.join(",")}`);
+    if (response.status !== 200) throw this.failure("status", response.status, response.text);
+    const body = parseJson(response.text, "go-e status");
+    if (!body || typeof body !== "object" || Array.isArray(body)) {
+      throw new UpstreamError("badResponse", "go-e status: the answer is not a JSON object");
+    }
+    return body as GoeStatus;
+  }
+
+  async set(params: Record<string, unknown>): Promise<GoeSetOutcome> {
+    const response = await this.get(`/api/set?${encodeSetQuery(params)}`);
+    const keys = Object.keys(params);
+    if (response.status === 422) {
+      return {
+        accepted: [],
+        rejected: Object.fromEntries(keys.map((key) => [key, this.reason(response.text)])),
+      };
+    }
+    // the local API answers 200 (or 500 with a JSON body) per key; the cloud answers 202
+    if (response.status === 200 || response.status === 202 || (response.status === 500 && !this.cloud)) {
+      const body = parseJson(response.text, "go-e set");
+      const outcome = readSetOutcome(body, keys);
+      if (outcome) return outcome;
+      if (response.status === 500) throw this.failure("set", response.status, response.text);
+      throw new UpstreamError("badResponse", "go-e set: unexpected answer shape");
+    }
+    throw this.failure("set", response.status, response.text);
+  }
+
+  private get(pathAndQuery: string) {
+    const headers: Record<string, string> = { accept: "application/json" };
+    if (this.options.token) headers.authorization = `Bearer ${this.options.token}`;
+    return httpRequest(`${this.options.baseUrl}${pathAndQuery}`, {
+      headers,
+      timeoutMs: this.options.timeoutMs,
+    });
+  }
+
+  private reason(text: string): string {
+    try {
+      const body = JSON.parse(text) as Record<string, unknown>;
+      const reason = body.reason ?? body.error ?? body.message;
+      if (typeof reason === "string") return reason;
+    } catch {
+      // not JSON: fall through
+    }
+    return "rejected by the charger";
+  }
+
+  private failure(what: string, status: number, text: string): UpstreamError {
+    const path = this.options.configPath;
+    const where = this.cloud ? "go-e cloud" : "go-e charger";
+    switch (status) {
+      case 401:
+        return new UpstreamError(
+          "auth",
+          `${where}: API token refused (401): check ${path}.token (app: Internet › Advanced settings)`,
+          status,
+        );
+      case 403:
+        return new UpstreamError(
+          "forbidden",
+          this.cloud
+            ? `${where}: charger offline or cloud API disabled (403): enable the cloud API in the app (Internet › Advanced settings)`
+            : `${where}: access denied (403)`,
+          status,
+        );
+      case 404: {
+        if (this.cloud) {
+          const age = /"age"\s*:\s*([\d.]+)/.exec(text)?.[1];
+          const ago = age ? `, last data ${Math.round(Number(age))}s ago` : "";
+          return new UpstreamError(
+            "notFound",
+            `${where}: no recent data from the charger (404 Data is outdated${ago}): is it online?`,
+            status,
+          );
+        }
+        return new UpstreamError(
+          "notFound",
+          `${where}: /api/${what} not found (404): needs HTTP API v2 (firmware 051 or newer, enable it in the app)`,
+          status,
+        );
+      }
+      case 429:
+        return new UpstreamError("rateLimited", `${where}: too many requests (429)`, status);
+      default:
+        return new UpstreamError(
+          kindOfStatus(status),
+          `${where}: ${what} failed with HTTP ${status} (${bodyExcerpt(text)})`,
+          status,
+        );
+    }
+  }
+}
+
+/**
+ * Reads both answer shapes: the cloud's `{"succeeded":[…],"failed":[…]}` (elements are keys or
+ * `{key: value}` objects) and the local per-key `{"amp":true,"fna":"error text"}`.
+ */
+export function readSetOutcome(body: unknown, keys: readonly string[]): GoeSetOutcome | undefined {
+  if (!body || typeof body !== "object" || Array.isArray(body)) return undefined;
+  const record = body as Record<string, unknown>;
+  if (Array.isArray(record.succeeded) || Array.isArray(record.failed)) {
+    const accepted = listKeys(record.succeeded).map(([key]) => key);
+    const rejected: Record<string, string> = {};
+    for (const [key, detail] of listKeys(record.failed)) rejected[key] = detail ?? "rejected by the charger";
+    return { accepted, rejected };
+  }
+  const accepted: string[] = [];
+  const rejected: Record<string, string> = {};
+  for (const key of keys) {
+    const answer = record[key];
+    if (answer === true) accepted.push(key);
+    else if (typeof answer === "string") rejected[key] = answer;
+    else if (answer !== undefined) rejected[key] = JSON.stringify(answer);
+  }
+  if (accepted.length === 0 && Object.keys(rejected).length === 0) return undefined;
+  return { accepted, rejected };
+}
+
+function listKeys(list: unknown): Array<[string, string | undefined]> {
+  if (!Array.isArray(list)) return [];
+  const entries: Array<[string, string | undefined]> = [];
+  for (const item of list) {
+    if (typeof item === "string") entries.push([item, undefined]);
+    else if (item && typeof item === "object") {
+      for (const [key, detail] of Object.entries(item)) {
+        entries.push([key, typeof detail === "string" ? detail : undefined]);
+      }
+    }
+  }
+  return entries;
+}

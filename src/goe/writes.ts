@@ -1,0 +1,203 @@
+import type { Value } from "../source.js";
+import type { GoeStatus } from "./api.js";
+import { chargeMode, MIN_CURRENT, maxCurrentLimit, num, phasesConfigured } from "./mapping.js";
+
+// /set payloads → go-e /api/set parameters. Everything is validated here, before anything
+// is queued: a refused write never reaches the charger.
+
+/** A validated write: what to send, and how to recognise it in the status read back. */
+export interface GoePlan {
+  params: Record<string, unknown>;
+  /** The confirmed value, or undefined while the charger does not report it yet. */
+  readBack(status: GoeStatus): Value | undefined;
+  /** The value the user asked for, as the read-back must show it. */
+  expected: Value;
+}
+
+export type PlanResult = GoePlan | { error: string };
+
+/**
+ * Keys that would cut the bridge off, endanger the installation, or break the user's own
+ * setup. No configuration can open them: `writableKeys` entries naming them are refused.
+ */
+export const DENIED_KEYS: ReadonlyMap<string, string> = new Map([
+  ["cak", "it regenerates the cloud API token and cuts the bridge off"],
+  ["cae", "it can switch the cloud API off and cut the bridge off"],
+  ["cwe", "it can switch the cloud connection off"],
+  ["rst", "it reboots the charger"],
+  ["oct", "it starts a firmware update"],
+  ["upd", "it touches firmware updates"],
+  ["hai", "it can switch the local HTTP API off"],
+  ["hla", "it can switch the local HTTP API off"],
+  ["wifis", "it changes the WiFi configuration"],
+  ["delw", "it erases WiFi configurations"],
+  ["wda", "it disables the WiFi access point"],
+  ["wen", "it changes the WiFi configuration"],
+  ["mce", "it changes the charger's MQTT configuration"],
+  ["mcu", "it changes the charger's MQTT configuration"],
+  ["mcr", "it changes the charger's MQTT configuration"],
+  ["mtp", "it changes the charger's MQTT configuration"],
+  ["ocppe", "it changes the OCPP configuration"],
+  ["ocppu", "it changes the OCPP configuration"],
+  ["nmo", "it disables the ground check (norway mode)"],
+  ["ama", "it changes the electrical current limit of the installation"],
+  ["la1", "it changes the electrical limits of the installation"],
+  ["la3", "it changes the electrical limits of the installation"],
+  ["lot", "it changes load balancing"],
+  ["loe", "it changes load balancing"],
+  ["loty", "it changes load balancing"],
+  ["upo", "it changes the cable lock"],
+  ["ust", "it changes the cable lock"],
+  ["del", "it deletes RFID cards"],
+  ["lrn", "it learns RFID cards"],
+  ["su", "it simulates unplugging"],
+  ["sua", "it simulates unplugging"],
+  ["utc", "it sets the charger's clock"],
+  ["tse", "it changes time synchronisation"],
+  ["tof", "it changes the time zone offset"],
+  ["alw", "it is read-only (set frc instead)"],
+  ...Array.from({ length: 10 }, (_, n) => [`c${n}i`, "it changes RFID cards"] as [string, string]),
+]);
+
+type Check = (value: unknown, status: GoeStatus | undefined) => string | undefined;
+
+const isInt = (value: unknown): value is number => typeof value === "number" && Number.isInteger(value);
+const oneOf =
+  (...allowed: unknown[]): Check =>
+  (value) =>
+    allowed.includes(value)
+      ? undefined
+      : `must be one of ${allowed.map((a) => JSON.stringify(a)).join(", ")}`;
+const intRange =
+  (min: number, max: (status: GoeStatus | undefined) => number, nullable = false): Check =>
+  (value, status) => {
+    if (nullable && value === null) return undefined;
+    const top = max(status);
+    return isInt(value) && value >= min && value <= top
+      ? undefined
+      : `must be a whole number ${min}..${top}${nullable ? " or null" : ""}`;
+  };
+
+/** Keys a user may write through `goe/<key>/set`, each with the charger's own rule. */
+const ALLOWED: Record<string, Check> = {
+  amp: intRange(MIN_CURRENT, maxCurrentLimit),
+  frc: oneOf(0, 1, 2),
+  psm: oneOf(0, 1, 2),
+  lmo: oneOf(3, 4, 5),
+  fup: oneOf(true, false),
+  acs: oneOf(0, 1, 2),
+  trx: intRange(0, () => 10, true),
+  tcl: intRange(MIN_CURRENT, maxCurrentLimit, true),
+  dwo: (value) =>
+    value === null || (typeof value === "number" && value >= 0) ? undefined : "must be Wh ≥ 0 or null",
+  fna: (value) =>
+    typeof value === "string" && value.length >= 4 && value.length <= 64
+      ? undefined
+      : "must be a name of 4..64 characters",
+  ids: (value) => {
+    if (!value || typeof value !== "object" || Array.isArray(value))
+      return 'must be an object like {"pGrid":-1200,"pPv":3000}';
+    const entries = Object.entries(value);
+    const known = ["pGrid", "pPv", "pAkku"];
+    return entries.length > 0 && entries.every(([key, v]) => known.includes(key) && typeof v === "number")
+      ? undefined
+      : "must hold numbers under pGrid, pPv, pAkku";
+  },
+};
+
+/** Why a key can't be written, or undefined if it can. */
+export function keyRefusal(key: string, extraKeys: ReadonlySet<string>): string | undefined {
+  const denied = DENIED_KEYS.get(key);
+  if (denied) return `go-e key ${key} can never be written: ${denied}`;
+  if (!(key in ALLOWED) && !extraKeys.has(key)) {
+    return `go-e key ${key} is not writable (allowed: ${[...Object.keys(ALLOWED), ...extraKeys].join(", ")})`;
+  }
+  return undefined;
+}
+
+export function planWrite(
+  key: string,
+  payload: string,
+  status: GoeStatus | undefined,
+  extraKeys: ReadonlySet<string> = new Set(),
+): PlanResult {
+  switch (key) {
+    case "mode":
+      return planMode(payload);
+    case "maxCurrent":
+      return planMaxCurrent(payload, status);
+    case "phases":
+    case "phasesConfigured":
+      return planPhases(payload);
+    default:
+      if (key.startsWith("goe/")) return planRawKey(key.slice(4), payload, status, extraKeys);
+      return {
+        error: `unknown setting ${key} (writable: mode, maxCurrent, phasesConfigured, phases, goe/<key>)`,
+      };
+  }
+}
+
+function planMode(payload: string): PlanResult {
+  const mode = payload.toLowerCase();
+  const params: Record<string, Record<string, unknown>> = {
+    off: { frc: 1 },
+    now: { frc: 2 },
+    pv: { frc: 0, lmo: 4, fup: true },
+  };
+  const chosen = params[mode];
+  if (!chosen) return { error: `mode must be off, now or pv (got ${JSON.stringify(payload)})` };
+  return { params: chosen, expected: mode, readBack: (status) => chargeMode(status) };
+}
+
+function planMaxCurrent(payload: string, status: GoeStatus | undefined): PlanResult {
+  const max = maxCurrentLimit(status);
+  const amps = Number(payload);
+  if (!/^\d+$/.test(payload) || !Number.isInteger(amps) || amps < MIN_CURRENT || amps > max) {
+    return {
+      error: `maxCurrent must be a whole number of amps, ${MIN_CURRENT}..${max} (got ${JSON.stringify(payload)})`,
+    };
+  }
+  return { params: { amp: amps }, expected: amps, readBack: (s) => num(s.amp) };
+}
+
+function planPhases(payload: string): PlanResult {
+  const psm: Record<string, number> = { "0": 0, "1": 1, "3": 2 };
+  const value = psm[payload];
+  if (value === undefined)
+    return { error: `phases must be 0 (auto), 1 or 3 (got ${JSON.stringify(payload)})` };
+  return { params: { psm: value }, expected: Number(payload), readBack: (s) => phasesConfigured(s) };
+}
+
+function planRawKey(
+  key: string,
+  payload: string,
+  status: GoeStatus | undefined,
+  extraKeys: ReadonlySet<string>,
+): PlanResult {
+  const refusal = keyRefusal(key, extraKeys);
+  if (refusal) return { error: refusal };
+  let value: unknown;
+  try {
+    value = JSON.parse(payload);
+  } catch {
+    // a bare word is taken as a string, so `-m Garage` works as well as `-m '"Garage"'`
+    if (/^[^{}[\]"]*$/.test(payload) && !/^(true|false|null|-?\d)/.test(payload)) value = payload;
+    else return { error: `goe/${key}: payload is not valid JSON (${payload.slice(0, 40)})` };
+  }
+  const check = ALLOWED[key];
+  const problem = check?.(value, status);
+  if (problem) return { error: `goe/${key} ${problem}` };
+  const expected: Value =
+    value !== null && typeof value === "object" ? JSON.stringify(value) : (value as Value);
+  // ids (PV input) is write-only: the charger never reports it, so its acceptance is the answer
+  if (key === "ids") return { params: { ids: value }, expected, readBack: () => expected };
+  return {
+    params: { [key]: value },
+    expected,
+    readBack: (s) => {
+      const current = s[key];
+      if (current === undefined) return undefined;
+      return current !== null && typeof current === "object" ? JSON.stringify(current) : (current as Value);
+    },
+  };
+}

@@ -1,0 +1,121 @@
+import type { Value, Values, WriteResult } from "../source.js";
+import type { Logger } from "../util/log.js";
+import { scrub } from "../util/secrets.js";
+import type { MqttConnection } from "./connection.js";
+import { encodeValue } from "./encode.js";
+
+const RETAINED = { qos: 1, retain: true } as const;
+
+/**
+ * The one path from the bridge's state to the broker. It keeps the current payload of every
+ * retained topic, publishes a value only when it changes, and after every (re)connect publishes
+ * `status online` and then the whole state again, so a broker restarted without persistence is
+ * complete again. Values that change while the broker is away are not queued: the republish
+ * after the reconnect carries their latest state.
+ */
+export class Publisher {
+  private readonly state = new Map<string, string>();
+  private lastUpdated = 0;
+  /** Retained state messages sent, for metrics and the idle-traffic benchmark. */
+  statePublishes = 0;
+
+  constructor(
+    private readonly connection: MqttConnection,
+    readonly root: string,
+    private readonly logger: Logger,
+  ) {}
+
+  start(): void {
+    this.connection.on("connect", () => void this.republish());
+  }
+
+  /** Sets one value; `topic` is relative to the root. */
+  set(topic: string, value: Value): void {
+    const payload = typeof value === "string" ? scrub(value) : encodeValue(value);
+    this.setPayload(`${this.root}/${topic}`, payload);
+  }
+
+  /** Sets the values of one device; keys are relative to the device topic. */
+  values(deviceTopic: string, values: Values): void {
+    for (const key in values) {
+      const value = values[key];
+      if (value !== undefined) this.set(`${deviceTopic}/${key}`, value);
+    }
+  }
+
+  /** `<root>/updated`: Unix seconds of the latest successful poll, at most once a second. */
+  updated(now = Date.now()): void {
+    const seconds = Math.floor(now / 1000);
+    if (seconds === this.lastUpdated) return;
+    this.lastUpdated = seconds;
+    this.set("updated", seconds);
+  }
+
+  /** Publishes a retained raw payload outside the value encoding (JSON for discovery, bridge/info). */
+  setRaw(fullTopic: string, payload: string): void {
+    this.setPayload(fullTopic, scrub(payload));
+  }
+
+  /** Forgets a topic and erases its retained message on the broker. */
+  erase(fullTopic: string): void {
+    if (!this.state.has(fullTopic)) return;
+    this.state.delete(fullTopic);
+    if (this.connection.connected) void this.connection.publish(fullTopic, "", RETAINED);
+  }
+
+  /** Erases a retained message the bridge never owned (a stale `/set`). */
+  clearRetained(fullTopic: string): void {
+    void this.connection.publish(fullTopic, "", RETAINED);
+  }
+
+  /** The answer to a write: not retained, queued by the client if the broker is away. */
+  result(
+    fullTopic: string,
+    result: WriteResult,
+    response?: { topic: string; correlationData?: Buffer },
+  ): Promise<void> {
+    const payload = scrub(JSON.stringify(result));
+    const sends = [this.connection.publish(fullTopic, payload, { qos: 1, retain: false })];
+    if (response) {
+      sends.push(
+        this.connection.publish(response.topic, payload, {
+          qos: 1,
+          retain: false,
+          properties: response.correlationData ? { correlationData: response.correlationData } : {},
+        }),
+      );
+    }
+    return Promise.all(sends).then(() => undefined);
+  }
+
+  /** The current payload of a topic as the bridge holds it (for health, tests and HA). */
+  current(fullTopic: string): string | undefined {
+    return this.state.get(fullTopic);
+  }
+
+  /** Every topic the bridge currently holds a retained value for. */
+  topics(): IterableIterator<string> {
+    return this.state.keys();
+  }
+
+  /** Publishes `status online` and the whole state; after a reconnect or a Home Assistant restart. */
+  async republish(): Promise<void> {
+    if (!this.connection.connected) return;
+    await this.connection.publish(`${this.root}/status`, "online", RETAINED);
+    const sends: Promise<void>[] = [];
+    for (const [topic, payload] of this.state) {
+      sends.push(this.connection.publish(topic, payload, RETAINED));
+      this.statePublishes += 1;
+    }
+    this.logger.debug({ topics: sends.length }, "published the whole state");
+    await Promise.all(sends);
+  }
+
+  private setPayload(fullTopic: string, payload: string): void {
+    if (this.state.get(fullTopic) === payload) return;
+    this.state.set(fullTopic, payload);
+    if (!this.connection.connected) return;
+    this.statePublishes += 1;
+    void this.connection.publish(fullTopic, payload, RETAINED);
+  }
+}
