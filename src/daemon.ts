@@ -1,8 +1,8 @@
 import { EventEmitter } from "node:events";
 import { readFileSync } from "node:fs";
-import { BridgeInfo } from "./bridge-info.js";
 import type { Config } from "./config/schema.js";
 import type { BridgeContext, BridgeEvents, Extension } from "./extension.js";
+import { defaultExtensions } from "./extensions.js";
 import { createGoeSources } from "./goe/charger.js";
 import { type EmbeddedBroker, startEmbeddedBroker } from "./mqtt/broker.js";
 import { MqttConnection } from "./mqtt/connection.js";

@@ -1,0 +1,7 @@
+import { BridgeInfo } from "./bridge-info.js";
+import type { BridgeContext, Extension } from "./extension.js";
+
+/** The extensions a daemon runs, in start order (stopped in reverse). */
+export function defaultExtensions(context: BridgeContext): Extension[] {
+  return [new BridgeInfo(context)];
+}
