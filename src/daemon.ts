@@ -51,9 +51,7 @@ export class Daemon {
     readonly config: Config,
     private readonly logger: Logger,
     private readonly makeSources: SourceFactory = defaultSources,
-    private readonly makeExtensions: (context: BridgeContext) => Extension[] = (context) => [
-      new BridgeInfo(context),
-    ],
+    private readonly makeExtensions: (context: BridgeContext) => Extension[] = defaultExtensions,
   ) {}
 
   /** The broker URL the bridge uses (the embedded one when no url is configured). */
