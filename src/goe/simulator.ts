@@ -1,0 +1,475 @@
+import { EventEmitter } from "node:events";
+import {
+  createServer,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+  STATUS_CODES,
+} from "node:http";
+import type { AddressInfo } from "node:net";
+import { GoeSimCharger, type GoeSimChargerOptions } from "./simulator-state.js";
+
+// A stand-in for the go-e Cloud API v3 and the charger's local HTTP API, quirks included, for
+// the demo, the end-to-end tests and the benchmarks. Many chargers share one server: the
+// charger's base URL is `<server>/<serial>`. It imports nothing from the product on purpose,
+// so a bug in the bridge can never make the simulator agree with it.
+
+export type { GoeSimChargerOptions, GoeSimMode, GoeSimSetResult } from "./simulator-state.js";
+
+export interface GoeSimFault {
+  status?: number;
+  body?: string;
+  delayMs?: number;
+  reset?: boolean;
+  garbage?: boolean;
+  wrongShape?: boolean;
+  paths?: Array<"status" | "set">;
+  times?: number;
+}
+
+export interface GoeSimRequest {
+  time: number;
+  serial: string;
+  endpoint: "status" | "set";
+  query: Record<string, string>;
+  /** 0 when the socket was reset instead of answered. */
+  status: number;
+  authorized: boolean;
+}
+
+export interface GoeSimulatorOptions {
+  chargers?: GoeSimChargerOptions[];
+  host?: string;
+  port?: number;
+  /** The clock the charger state follows; tests inject one to make time pass instantly. */
+  now?: () => number;
+  /** How many requests (and set calls per charger) the log keeps; default 10000. */
+  logLimit?: number;
+}
+
+/** Bodies of the error answers, for tests that compare them. */
+export const GOE_SIM_BODIES = {
+  unauthorized: '{"error":"unauthorized"}',
+  offline: '{"success":false,"reason":"charger offline or cloud api not enabled"}',
+  garbage: "<html><body><h1>go-e cloud</h1><p>Service temporarily unavailable</p></body></html>",
+  notFound: "Not Found",
+} as const;
+
+/** nginx's own error page, which is what the cloud's front end sends on 502/503/504. */
+export function nginxErrorPage(status: number): string {
+  const title = `${status} ${STATUS_CODES[status] ?? "Error"}`;
+  return `<html>\r\n<head><title>${title}</title></head>\r\n<body>\r\n<center><h1>${title}</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n`;
+}
+
+interface Answer {
+  status: number;
+  body: string;
+  headers?: Record<string, string>;
+}
+
+interface ActiveFault {
+  fault: GoeSimFault;
+  remaining: number;
+  since: number;
+}
+
+type Endpoint = "status" | "set";
+const JSON_TYPE = "application/json";
+
+export class GoeSimulator extends EventEmitter<{ set: [serial: string, params: Record<string, unknown>] }> {
+  private readonly chargers = new Map<string, GoeSimCharger>();
+  private readonly faults = new Map<string, ActiveFault>();
+  private readonly log: GoeSimRequest[] = [];
+  private readonly sets = new Map<string, Array<Record<string, unknown>>>();
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly host: string;
+  private readonly port: number;
+  private readonly now: () => number;
+  private readonly logLimit: number;
+  private server: Server | undefined;
+  private baseUrl: string | undefined;
+
+  constructor(options: GoeSimulatorOptions = {}) {
+    super();
+    this.host = options.host ?? "127.0.0.1";
+    this.port = options.port ?? 0;
+    this.now = options.now ?? Date.now;
+    this.logLimit = options.logLimit ?? 10_000;
+    for (const charger of options.chargers ?? []) this.addCharger(charger);
+  }
+
+  async start(): Promise<string> {
+    if (this.baseUrl) return this.baseUrl;
+    const server = createServer((req, res) => this.handle(req, res));
+    // longer than a 1 Hz poll, so a keep-alive client never races the server closing it
+    server.keepAliveTimeout = 30_000;
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(this.port, this.host, () => {
+        server.off("error", reject);
+        resolve();
+      });
+    });
+    this.server = server;
+    const { port } = server.address() as AddressInfo;
+    const host = this.host.includes(":") ? `[${this.host}]` : this.host;
+    this.baseUrl = `http://${host}:${port}`;
+    return this.baseUrl;
+  }
+
+  async stop(): Promise<void> {
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
+    const server = this.server;
+    this.server = undefined;
+    this.baseUrl = undefined;
+    if (!server) return;
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeAllConnections();
+    await closed;
+  }
+
+  get url(): string {
+    if (!this.baseUrl) throw new Error("go-e simulator: not started");
+    return this.baseUrl;
+  }
+
+  chargerUrl(serial: string): string {
+    return `${this.url}/${serial}`;
+  }
+
+  addCharger(options: GoeSimChargerOptions): void {
+    if (this.chargers.has(options.serial))
+      throw new Error(`go-e simulator: charger ${options.serial} exists`);
+    this.chargers.set(options.serial, new GoeSimCharger(options, this.now()));
+  }
+
+  removeCharger(serial: string): void {
+    this.chargers.delete(serial);
+    this.faults.delete(serial);
+  }
+
+  status(serial: string): Record<string, unknown> {
+    return this.charger(serial).status(this.now());
+  }
+
+  /** Raw keys, plus the knobs `pvSurplusW`, `carFull`, `carConnected`, `carPhases` (see GoeSimCharger.update). */
+  update(serial: string, patch: Record<string, unknown>): void {
+    this.charger(serial).update(patch, this.now());
+  }
+
+  plugIn(serial: string): void {
+    this.charger(serial).plugIn(this.now());
+  }
+
+  unplug(serial: string): void {
+    this.charger(serial).unplug(this.now());
+  }
+
+  /** The cloud token now in force (writing `cak` regenerates it, as on the real charger). */
+  token(serial: string): string | undefined {
+    return this.charger(serial).token;
+  }
+
+  fault(serial: string, fault: GoeSimFault | undefined): void {
+    this.charger(serial);
+    if (!fault || (fault.times !== undefined && fault.times <= 0)) this.faults.delete(serial);
+    else
+      this.faults.set(serial, {
+        fault,
+        remaining: fault.times ?? Number.POSITIVE_INFINITY,
+        since: this.now(),
+      });
+  }
+
+  requests(serial?: string): GoeSimRequest[] {
+    return serial === undefined ? [...this.log] : this.log.filter((entry) => entry.serial === serial);
+  }
+
+  /** Decoded params of every `/api/set` that reached the charger (authorised, not faulted), rejected keys included. */
+  setCalls(serial: string): Array<Record<string, unknown>> {
+    return [...(this.sets.get(serial) ?? [])];
+  }
+
+  clearLog(): void {
+    this.log.length = 0;
+    this.sets.clear();
+  }
+
+  private charger(serial: string): GoeSimCharger {
+    const charger = this.chargers.get(serial);
+    if (!charger) throw new Error(`go-e simulator: no charger ${serial}`);
+    return charger;
+  }
+
+  private handle(req: IncomingMessage, res: ServerResponse): void {
+    try {
+      const url = new URL(req.url ?? "/", "http://simulator");
+      const parts = url.pathname.split("/").filter(Boolean);
+      if (parts[0] === "_sim") {
+        void this.control(req, res, parts.slice(1));
+        return;
+      }
+      const [serial, api, endpoint] = parts;
+      if (
+        parts.length !== 3 ||
+        serial === undefined ||
+        api !== "api" ||
+        (endpoint !== "status" && endpoint !== "set") ||
+        req.method !== "GET"
+      ) {
+        send(res, { status: 404, body: GOE_SIM_BODIES.notFound, headers: { "content-type": "text/plain" } });
+        return;
+      }
+      this.api(req, res, serial, endpoint, url);
+    } catch (error) {
+      send(res, json(500, { success: false, reason: `simulator: ${String(error)}` }));
+    }
+  }
+
+  private api(req: IncomingMessage, res: ServerResponse, serial: string, endpoint: Endpoint, url: URL): void {
+    const now = this.now();
+    const entry: GoeSimRequest = {
+      time: now,
+      serial,
+      endpoint,
+      query: Object.fromEntries(url.searchParams),
+      status: 0,
+      authorized: false,
+    };
+    const charger = this.chargers.get(serial);
+    let answer: Answer | "reset";
+    let delayMs = 0;
+    if (!charger) {
+      answer = { status: 403, body: GOE_SIM_BODIES.offline, headers: { "content-type": JSON_TYPE } };
+    } else {
+      entry.authorized = authorized(charger, req, url);
+      const active = this.takeFault(serial, endpoint);
+      delayMs = active?.fault.delayMs ?? 0;
+      if (active && blocks(active.fault)) answer = faultAnswer(active, endpoint, url, now);
+      else if (!entry.authorized) {
+        answer = { status: 401, body: GOE_SIM_BODIES.unauthorized, headers: { "content-type": JSON_TYPE } };
+      } else if (endpoint === "status") answer = statusAnswer(charger, url, now);
+      // a delay alone models a slow answer: the charger has already applied the set
+      else answer = this.setAnswer(charger, url, now);
+    }
+    entry.status = answer === "reset" ? 0 : answer.status;
+    this.record(this.log, entry);
+    const deliver = () => {
+      if (answer === "reset") req.socket.destroy();
+      else send(res, answer);
+    };
+    if (delayMs <= 0) {
+      deliver();
+      return;
+    }
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      deliver();
+    }, delayMs);
+    this.timers.add(timer);
+  }
+
+  private setAnswer(charger: GoeSimCharger, url: URL, now: number): Answer {
+    const params = [...url.searchParams].filter(([key]) => key !== "token");
+    const decoded: Record<string, unknown> = {};
+    for (const [key, text] of params) {
+      try {
+        decoded[key] = JSON.parse(text);
+      } catch {
+        // undecodable values are the charger's to reject; they were never valid params
+      }
+    }
+    const calls = this.sets.get(charger.serial) ?? [];
+    this.sets.set(charger.serial, calls);
+    this.record(calls, decoded);
+    this.emit("set", charger.serial, decoded);
+    const results = charger.set(params, now);
+    if (charger.mode === "local") {
+      return json(
+        200,
+        Object.fromEntries(results.map((result) => [result.key, result.ok ? true : result.error])),
+      );
+    }
+    const succeeded = results.flatMap((result) => (result.ok ? [{ [result.key]: result.value }] : []));
+    const failed = results.flatMap((result) => (result.ok ? [] : [{ [result.key]: result.error }]));
+    return json(succeeded.length > 0 ? 202 : 422, { succeeded, failed });
+  }
+
+  private takeFault(serial: string, endpoint: Endpoint): ActiveFault | undefined {
+    const active = this.faults.get(serial);
+    if (!active || (active.fault.paths && !active.fault.paths.includes(endpoint))) return undefined;
+    active.remaining -= 1;
+    if (active.remaining <= 0) this.faults.delete(serial);
+    return active;
+  }
+
+  private record<T>(list: T[], item: T): void {
+    list.push(item);
+    // trim in chunks: shifting one entry per request would copy the whole log every time
+    if (list.length > this.logLimit * 1.1) list.splice(0, list.length - this.logLimit);
+  }
+
+  private fullState(serial: string): Record<string, unknown> {
+    const charger = this.charger(serial);
+    return {
+      status: charger.status(this.now()),
+      sim: { ...charger.internals(), fault: this.faults.get(serial)?.fault ?? null },
+    };
+  }
+
+  /** `GET /_sim`, `GET /_sim/<serial>`, `POST /_sim/<serial>/{plug,unplug,fault,update}`. */
+  private async control(req: IncomingMessage, res: ServerResponse, parts: string[]): Promise<void> {
+    try {
+      const [serial, action] = parts;
+      if (serial === undefined && req.method === "GET") {
+        return send(res, json(200, { chargers: [...this.chargers.keys()] }));
+      }
+      if (serial === undefined || !this.chargers.has(serial) || parts.length > 2) {
+        return send(res, json(404, { error: "no such charger" }));
+      }
+      if (action === undefined && req.method === "GET") return send(res, json(200, this.fullState(serial)));
+      if (req.method !== "POST") return send(res, json(405, { error: "use POST" }));
+      const text = await readBody(req);
+      if (action === "plug") this.plugIn(serial);
+      else if (action === "unplug") this.unplug(serial);
+      else if (action === "fault") this.fault(serial, parseFault(JSON.parse(text || "null")));
+      else if (action === "update") this.update(serial, parseObject(JSON.parse(text || "{}")));
+      else return send(res, json(404, { error: "actions: plug, unplug, fault, update" }));
+      send(res, json(200, this.fullState(serial)));
+    } catch (error) {
+      send(res, json(400, { error: error instanceof Error ? error.message : String(error) }));
+    }
+  }
+}
+
+function authorized(charger: GoeSimCharger, req: IncomingMessage, url: URL): boolean {
+  if (charger.mode === "local" || charger.token === undefined) return true;
+  const header = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? "")?.[1]?.trim();
+  return header === charger.token || url.searchParams.get("token") === charger.token;
+}
+
+function statusAnswer(charger: GoeSimCharger, url: URL, now: number): Answer {
+  const full = charger.status(now);
+  const filter = url.searchParams.get("filter");
+  let body = full;
+  if (filter) {
+    body = {};
+    for (const raw of filter.split(",")) {
+      const key = raw.trim();
+      if (Object.hasOwn(full, key)) body[key] = full[key];
+    }
+  }
+  const answer = json(200, body);
+  answer.headers = { ...answer.headers, "last-modified": new Date(now).toUTCString() };
+  return answer;
+}
+
+function blocks(fault: GoeSimFault): boolean {
+  return (
+    fault.reset === true ||
+    fault.body !== undefined ||
+    fault.garbage === true ||
+    fault.wrongShape === true ||
+    fault.status !== undefined
+  );
+}
+
+function faultAnswer(active: ActiveFault, endpoint: Endpoint, url: URL, now: number): Answer | "reset" {
+  const { fault } = active;
+  if (fault.reset) return "reset";
+  if (fault.body !== undefined) {
+    const type = /^\s*[[{]/.test(fault.body) ? JSON_TYPE : "text/html";
+    return { status: fault.status ?? 200, body: fault.body, headers: { "content-type": type } };
+  }
+  if (fault.garbage)
+    return { status: 200, body: GOE_SIM_BODIES.garbage, headers: { "content-type": "text/html" } };
+  if (fault.wrongShape) return json(200, endpoint === "status" ? { nrg: "x", car: "y" } : []);
+  const status = fault.status ?? 500;
+  switch (status) {
+    case 401:
+      return { status, body: GOE_SIM_BODIES.unauthorized, headers: { "content-type": JSON_TYPE } };
+    case 403:
+      return { status, body: GOE_SIM_BODIES.offline, headers: { "content-type": JSON_TYPE } };
+    case 404:
+      // the charger stopped reporting when the fault began, and data older than 30 s is refused
+      return json(404, {
+        success: false,
+        reason: "Data is outdated",
+        age: 30.091000080108643 + (now - active.since) / 1000,
+      });
+    case 422: {
+      const keys = [...url.searchParams.keys()].filter((key) => key !== "token");
+      return json(422, { succeeded: [], failed: keys.map((key) => ({ [key]: "rejected" })) });
+    }
+    case 429: {
+      const answer = json(429, { success: false, reason: "Too Many Requests" });
+      answer.headers = { ...answer.headers, "retry-after": "1" };
+      return answer;
+    }
+  }
+  if (status >= 502 && status <= 504)
+    return { status, body: nginxErrorPage(status), headers: { "content-type": "text/html" } };
+  return json(status, { success: false, reason: STATUS_CODES[status] ?? "Error" });
+}
+
+function json(status: number, body: unknown): Answer {
+  return { status, body: JSON.stringify(body), headers: { "content-type": JSON_TYPE } };
+}
+
+function send(res: ServerResponse, answer: Answer): void {
+  if (res.headersSent || res.destroyed) return;
+  res.writeHead(answer.status, { ...answer.headers, "content-length": Buffer.byteLength(answer.body) });
+  res.end(answer.body);
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let text = "";
+    req.setEncoding("utf8");
+    req.on("data", (chunk: string) => {
+      text += chunk;
+      if (text.length > 65_536) req.destroy(new Error("body too large"));
+    });
+    req.on("end", () => resolve(text));
+    req.on("error", reject);
+  });
+}
+
+function parseObject(value: unknown): Record<string, unknown> {
+  if (value === null || typeof value !== "object" || Array.isArray(value))
+    throw new Error("expected a JSON object");
+  return value as Record<string, unknown>;
+}
+
+/** A fault from the control interface: only the known fields, each of its own type. */
+export function parseFault(value: unknown): GoeSimFault | undefined {
+  if (value === null) return undefined;
+  const input = parseObject(value);
+  const fault: GoeSimFault = {};
+  for (const key of ["status", "delayMs", "times"] as const) {
+    const field = input[key];
+    if (field !== undefined && (typeof field !== "number" || !Number.isFinite(field))) {
+      throw new Error(`fault.${key} must be a number`);
+    }
+    if (field !== undefined) fault[key] = field;
+  }
+  for (const key of ["reset", "garbage", "wrongShape"] as const) {
+    const field = input[key];
+    if (field !== undefined && typeof field !== "boolean")
+      throw new Error(`fault.${key} must be true or false`);
+    if (field !== undefined) fault[key] = field;
+  }
+  if (input.body !== undefined) {
+    if (typeof input.body !== "string") throw new Error("fault.body must be a string");
+    fault.body = input.body;
+  }
+  if (input.paths !== undefined) {
+    const paths = input.paths;
+    if (!Array.isArray(paths) || !paths.every((path) => path === "status" || path === "set")) {
+      throw new Error('fault.paths must be a list of "status" and "set"');
+    }
+    fault.paths = paths;
+  }
+  return fault;
+}
