@@ -63,15 +63,15 @@ const mqtt = z
     key: z.string().optional(),
     rejectUnauthorized: z.boolean().default(true),
   })
-  .default({} as never);
+  .prefault({});
 
 const log = z
   .strictObject({
     level: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   })
-  .default({} as never);
+  .prefault({});
 
-const http = z.strictObject({ listen: hostPort.optional() }).default({} as never);
+const http = z.strictObject({ listen: hostPort.optional() }).prefault({});
 
 const homeassistant = z
   .strictObject({
@@ -81,7 +81,7 @@ const homeassistant = z
       .regex(/^[^#+\s]+$/, "must be a topic without wildcards")
       .default("homeassistant"),
   })
-  .default({} as never);
+  .prefault({});
 
 const goeCharger = z.strictObject({
   serial: z

@@ -49,9 +49,17 @@ export class GoeApi {
     const response = await this.get(`/api/set?${encodeSetQuery(params)}`);
     const keys = Object.keys(params);
     if (response.status === 422) {
+      // all keys refused; the cloud names a reason per key, older answers one for all
+      let perKey: GoeSetOutcome | undefined;
+      try {
+        perKey = readSetOutcome(JSON.parse(response.text), keys);
+      } catch {
+        perKey = undefined;
+      }
+      const reason = this.reason(response.text);
       return {
         accepted: [],
-        rejected: Object.fromEntries(keys.map((key) => [key, this.reason(response.text)])),
+        rejected: Object.fromEntries(keys.map((key) => [key, perKey?.rejected[key] ?? reason])),
       };
     }
     // the local API answers 200 (or 500 with a JSON body) per key; the cloud answers 202

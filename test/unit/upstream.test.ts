@@ -1,0 +1,89 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { WriteMerger } from "../../src/upstream/merge.js";
+import { Poller } from "../../src/upstream/poller.js";
+import { Priority, UpstreamQueue } from "../../src/upstream/queue.js";
+import { addSecret, clearSecrets, scrub } from "../../src/util/secrets.js";
+
+describe("upstream queue", () => {
+  it("never starts two tasks closer than the spacing, and runs writes before waiting polls", async () => {
+    const queue = new UpstreamQueue("test", 200);
+    const starts: Array<{ name: string; at: number }> = [];
+    const task = (name: string) => async () => {
+      starts.push({ name, at: performance.now() });
+    };
+    const all = [
+      queue.run(task("poll-1")),
+      queue.run(task("poll-2")),
+      queue.run(task("poll-3")),
+      queue.run(task("write"), Priority.write),
+    ];
+    await Promise.all(all);
+    expect(starts.map((s) => s.name)).toEqual(["poll-1", "write", "poll-2", "poll-3"]);
+    for (let i = 1; i < starts.length; i++) {
+      expect(starts[i]!.at - starts[i - 1]!.at).toBeGreaterThanOrEqual(199);
+    }
+    await queue.close();
+  });
+
+  it("merges writes that wait together into one call, the last value of a key winning", async () => {
+    const queue = new UpstreamQueue("merge", 100);
+    const calls: Array<Record<string, unknown>> = [];
+    const merger = new WriteMerger<Record<string, unknown>, string>((take) =>
+      queue.run(async () => {
+        calls.push(take());
+        return "done";
+      }, Priority.write),
+    );
+    const blocker = queue.run(() => new Promise((resolve) => setTimeout(resolve, 50)));
+    const results = await Promise.all([
+      merger.submit({ amp: 10 }),
+      merger.submit({ frc: 1 }),
+      merger.submit({ amp: 12 }),
+    ]);
+    await blocker;
+    expect(results).toEqual(["done", "done", "done"]);
+    expect(calls).toEqual([{ amp: 12, frc: 1 }]);
+    await merger.submit({ amp: 6 });
+    expect(calls).toHaveLength(2);
+    await queue.close();
+  });
+});
+
+describe("poller", () => {
+  it("backs off after failures and recovers at the normal interval", async () => {
+    const times: number[] = [];
+    let fail = true;
+    const poller = new Poller({
+      intervalMs: 40,
+      maxBackoffMs: 160,
+      poll: async () => {
+        times.push(performance.now());
+        if (fail) throw new Error("down");
+      },
+    });
+    poller.start();
+    await new Promise((resolve) => setTimeout(resolve, 700));
+    const failing = times.length;
+    const gaps = times.slice(1).map((t, i) => t - times[i]!);
+    // 40, 80, 160, 160 …: the gaps grow and stop at the cap
+    expect(gaps[1]!).toBeGreaterThan(gaps[0]! * 1.5);
+    expect(Math.max(...gaps)).toBeLessThan(160 + 60);
+    fail = false;
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    expect(times.length - failing).toBeGreaterThanOrEqual(4);
+    expect(poller.consecutiveFailures).toBe(0);
+    await poller.stop();
+  });
+});
+
+describe("secret scrubbing", () => {
+  afterEach(() => clearSecrets());
+
+  it("removes secrets in plain, URL-encoded and JSON-escaped form", () => {
+    addSecret('p@ss "word"/1');
+    expect(scrub('login p@ss "word"/1 ok')).toBe("login *** ok");
+    expect(scrub(`?password=${encodeURIComponent('p@ss "word"/1')}`)).toBe("?password=***");
+    expect(scrub(JSON.stringify({ password: 'p@ss "word"/1' }))).toBe('{"password":"***"}');
+    expect(scrub("nothing here")).toBe("nothing here");
+  });
+});
