@@ -1,0 +1,245 @@
+// A simulated car with an OVMS module, for the OVMS server simulator. Imports nothing of the
+// product. The module "reports" by storing v2 records (S, D, L, W or Y) with their time, as the
+// real server stores the car's messages; the REST API and the v2 server serve those stored
+// records, so data is only as fresh as the car's last report. Time is read from an injectable
+// clock and everything advances lazily when the car is looked at.
+
+import { encodeMessages, MODE_NUMBERS, text } from "./simulator-messages.js";
+
+export type ChargeMode = "standard" | "storage" | "range" | "performance";
+
+export interface CarState {
+  soc: number;
+  /** "K" kilometres or "M" miles: the units of every distance the car sends. */
+  units: "K" | "M";
+  /** Estimated range at 100 % SoC, in the car's units (the range sent scales with the SoC). */
+  fullRange: number;
+  /** In the car's units (the D record sends tenths). */
+  odometer: number;
+  pluggedIn: boolean;
+  charging: boolean;
+  chargeState: string;
+  chargeMode: ChargeMode;
+  chargeCurrent: number;
+  chargeLimitSoc: number;
+  lineVoltage: number;
+  locked: boolean;
+  awake: boolean;
+  latitude: number;
+  longitude: number;
+  temperatures: {
+    battery: number;
+    motor: number;
+    pem: number;
+    charger: number;
+    cabin: number;
+    ambient: number;
+  };
+  /** Tyre pressures in kPa, in the order fl, fr, rl, rr. */
+  tyresKpa: [number, number, number, number];
+  /** Which TPMS record the module sends: V3 'Y' (kPa), v2 'W' (psi), or none. */
+  tpms: "Y" | "W" | "none";
+  /** Whether the module is connected to the server (v_net_connected). */
+  moduleConnected: boolean;
+  /** The PIN that lock/unlock (commands 20/22) need. */
+  pin: string;
+}
+
+export interface SimCarOptions {
+  id: string;
+  state?: Partial<CarState>;
+  /** SoC percentage points per minute while charging. */
+  socPerMinute?: number;
+  /** Report interval with no peer connected (the module's "idle" interval). */
+  idleReportMs?: number;
+  /** Report interval while an app or API peer is connected. */
+  connectedReportMs?: number;
+  /** No records stored at all: every record endpoint answers `{}`. */
+  noRecords?: boolean;
+}
+
+export interface StoredRecord {
+  code: string;
+  message: string;
+  /** Clock time (ms) the server received it. */
+  time: number;
+}
+
+export interface CommandOutcome {
+  result: number;
+  text?: string;
+}
+
+export class SimCar {
+  readonly id: string;
+  private state: CarState;
+  private readonly socPerMinute: number;
+  private readonly idleReportMs: number;
+  private readonly connectedReportMs: number;
+  private lastAdvance: number;
+  private lastReport = Number.NEGATIVE_INFINITY;
+  private readonly stored = new Map<string, StoredRecord>();
+  /** Peers that make the module report faster: API sessions and v2 app (`A`) clients. */
+  readonly peers = new Set<string>();
+  private readonly listeners = new Set<(records: StoredRecord[]) => void>();
+
+  constructor(
+    options: SimCarOptions,
+    private readonly now: () => number,
+  ) {
+    this.id = options.id;
+    this.socPerMinute = options.socPerMinute ?? 0.5;
+    this.idleReportMs = options.idleReportMs ?? 600_000;
+    this.connectedReportMs = options.connectedReportMs ?? 10_000;
+    this.state = {
+      soc: 78,
+      units: "K",
+      fullRange: 230,
+      odometer: 12345.6,
+      pluggedIn: false,
+      charging: false,
+      chargeState: "stopped",
+      chargeMode: "standard",
+      chargeCurrent: 13,
+      chargeLimitSoc: 90,
+      lineVoltage: 230,
+      locked: true,
+      awake: false,
+      latitude: 47.376887,
+      longitude: 8.541694,
+      temperatures: { battery: 21, motor: 19, pem: 20, charger: 18, cabin: 17.5, ambient: 14 },
+      tyresKpa: [240, 242, 230, 231],
+      tpms: "Y",
+      moduleConnected: true,
+      pin: "4711",
+      ...options.state,
+    };
+    this.lastAdvance = now();
+    if (!options.noRecords) this.report();
+  }
+
+  /** Called with the records of every new report (the v2 server forwards them live). */
+  onReport(listener: (records: StoredRecord[]) => void): void {
+    this.listeners.add(listener);
+  }
+
+  snapshot(): CarState {
+    this.advance();
+    return structuredClone(this.state);
+  }
+
+  /** Changes the car; the module reports at once when it is connected. */
+  set(patch: Partial<CarState>): void {
+    this.advance();
+    this.state = { ...this.state, ...patch };
+    if (patch.charging === true && patch.chargeState === undefined) this.state.chargeState = "charging";
+    if (patch.charging === false && patch.chargeState === undefined) this.state.chargeState = "stopped";
+    if (this.state.charging) this.state.pluggedIn = true;
+    if (this.state.moduleConnected) this.report();
+  }
+
+  /** The server's stored records, after the module's reports that are due by now. */
+  records(): Map<string, StoredRecord> {
+    this.advance();
+    const interval = this.peers.size > 0 ? this.connectedReportMs : this.idleReportMs;
+    if (this.state.moduleConnected && this.now() - this.lastReport >= interval) this.report();
+    return this.stored;
+  }
+
+  /** A peer connects (API session or v2 app): the first one gets a full report at once. */
+  addPeer(key: string): boolean {
+    const first = this.peers.size === 0;
+    this.peers.add(key);
+    if (first && this.state.moduleConnected) this.report();
+    return first;
+  }
+
+  /** Carries out a v2 command as the module would, and reports the new state. */
+  command(code: number, params: string[]): CommandOutcome {
+    this.advance();
+    const state = this.state;
+    const outcome = this.execute(code, params, state);
+    if (outcome.result === 0) this.report();
+    return outcome;
+  }
+
+  private execute(code: number, params: string[], state: CarState): CommandOutcome {
+    switch (code) {
+      case 7:
+        return { result: 0, text: this.shell(params.join(",")) };
+      case 10: {
+        const mode = (Object.keys(MODE_NUMBERS) as ChargeMode[]).find(
+          (m) => MODE_NUMBERS[m] === Number(params[0]),
+        );
+        if (!mode) return { result: 1, text: "invalid charge mode" };
+        state.chargeMode = mode;
+        return { result: 0 };
+      }
+      case 11:
+        if (!state.pluggedIn) return { result: 1, text: "not plugged in" };
+        state.charging = true;
+        state.chargeState = "charging";
+        return { result: 0 };
+      case 12:
+        state.charging = false;
+        state.chargeState = "stopped";
+        return { result: 0 };
+      case 15: {
+        const amps = Number(params[0]);
+        if (!Number.isInteger(amps) || amps < 1 || amps > 32) return { result: 1, text: "invalid current" };
+        state.chargeCurrent = amps;
+        return { result: 0 };
+      }
+      case 18:
+        state.awake = true;
+        return { result: 0 };
+      case 20:
+      case 22:
+        if (params[0] !== state.pin) return { result: 1, text: "invalid PIN" };
+        state.locked = code === 20;
+        return { result: 0 };
+      default:
+        return { result: 2 };
+    }
+  }
+
+  private shell(command: string): string {
+    if (command.trim() === "stat") {
+      const s = this.state;
+      return `${s.chargeState} ${s.chargeMode} SOC: ${text(s.soc)}% Range: ${text(this.range(), 0)}${s.units === "M" ? "mi" : "km"}`;
+    }
+    return `Unrecognised command: ${command}`;
+  }
+
+  private range(): number {
+    return (this.state.fullRange * this.state.soc) / 100;
+  }
+
+  /** SoC rises while charging, until the limit (or 100 %), computed from the elapsed time. */
+  private advance(): void {
+    const now = this.now();
+    const state = this.state;
+    if (state.charging && now > this.lastAdvance) {
+      const limit = state.chargeLimitSoc > 0 ? state.chargeLimitSoc : 100;
+      state.soc = Math.min(limit, state.soc + ((now - this.lastAdvance) / 60_000) * this.socPerMinute);
+      if (state.soc >= limit) {
+        state.charging = false;
+        state.chargeState = "done";
+      }
+    }
+    this.lastAdvance = now;
+  }
+
+  /** The module sends its records; the server stores them with the time of arrival. */
+  private report(): void {
+    const time = this.now();
+    this.lastReport = time;
+    const records = encodeMessages(this.state, this.range()).map(([code, message]) => ({
+      code,
+      message,
+      time,
+    }));
+    for (const record of records) this.stored.set(record.code, record);
+    for (const listener of this.listeners) listener(records);
+  }
+}
