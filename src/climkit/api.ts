@@ -20,7 +20,7 @@ import {
   type SiteInfo,
   type SiteRef,
   type SiteRow,
-} from "./mapping.js";
+} from "./parse.js";
 import { parseTimestamp, toNaiveUtc } from "./time.js";
 
 export interface ClimkitApiOptions {

@@ -1,5 +1,6 @@
 import type { DeviceDescription, Entity, Quantity } from "../source.js";
-import { type MeterInfo, meterKind, type SensorInfo } from "./mapping.js";
+import { meterKind } from "./mapping.js";
+import type { MeterInfo, SensorInfo } from "./parse.js";
 
 export interface SiteShape {
   id: string;

@@ -4,19 +4,15 @@ import type { ClimkitApi } from "./api.js";
 import { describeSite } from "./describe.js";
 import {
   dayValues,
-  type MeterInfo,
-  type MeterRow,
   meterEnergy,
   meterInfoValues,
   meterIntervalValues,
-  type SensorInfo,
   SITE_ENERGY_KEYS,
-  type SiteInfo,
-  type SiteRow,
   sensorInfoValues,
   siteEnergies,
   siteIntervalValues,
 } from "./mapping.js";
+import type { MeterInfo, MeterRow, SensorInfo, SiteInfo, SiteRow } from "./parse.js";
 import { IntervalSeries } from "./series.js";
 import { localClock } from "./time.js";
 
