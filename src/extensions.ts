@@ -1,7 +1,8 @@
 import { BridgeInfo } from "./bridge-info.js";
 import type { BridgeContext, Extension } from "./extension.js";
+import { healthExtensions } from "./http/health-server.js";
 
 /** The extensions a daemon runs, in start order (stopped in reverse). */
 export function defaultExtensions(context: BridgeContext): Extension[] {
-  return [new BridgeInfo(context)];
+  return [new BridgeInfo(context), ...healthExtensions(context)];
 }
