@@ -1,0 +1,282 @@
+import type { DeviceDescription, Entity } from "../source.js";
+import { numberClasses, sensorClasses } from "./classes.js";
+import { BRIDGE_OBJECT, bridgeIdentifier, deviceIdentifier, entityIds } from "./ids.js";
+
+// The pure part of Home Assistant discovery: from what the devices describe to the retained
+// config messages, with no MQTT and no knowledge of any upstream. Everything HA needs to know
+// comes from DeviceDescription and Entity (src/source.ts).
+
+export type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
+export type JsonObject = { [key: string]: Json };
+
+export type Component =
+  | "sensor"
+  | "binary_sensor"
+  | "number"
+  | "select"
+  | "switch"
+  | "button"
+  | "device_tracker";
+
+export interface DiscoveryOptions {
+  /** HA's discovery prefix: `homeassistant`. */
+  prefix: string;
+  /** The bridge's root topic: `ev2mqtt`. */
+  root: string;
+  version: string;
+  supportUrl?: string;
+}
+
+export interface DiscoveryConfig {
+  /** `<prefix>/<component>/<node_id>/<object_id>/config` */
+  topic: string;
+  component: Component;
+  uniqueId: string;
+  payload: JsonObject;
+}
+
+export interface DiscoveryPlan {
+  configs: DiscoveryConfig[];
+  /** Entities left out, in words (a duplicate id, say): for a warning in the log. */
+  problems: string[];
+}
+
+/** `origin.name` of every config: how the bridge recognises its own configs on the broker. */
+export const ORIGIN_NAME = "ev2mqtt";
+
+/** The payload HA sends to a button's command topic (the bridge ignores empty payloads). */
+export const PAYLOAD_PRESS = "PRESS";
+
+/**
+ * The bridge publishes an empty payload for "no value". HA's MQTT entities read the rendered
+ * `None` as unknown (sensor, binary_sensor, switch, select and number's payload_reset), so an
+ * erased value shows as unknown instead of a template or parse error.
+ */
+export const VALUE_TEMPLATE = "{{ value if value else None }}";
+/** Unix seconds to a date-time HA can store; empty → unknown. */
+export const TIMESTAMP_TEMPLATE = "{{ as_datetime(value | int) if value else None }}";
+/** An erased location is an empty attribute set (the tracker's position becomes unknown). */
+export const ATTRIBUTES_TEMPLATE = "{{ value if value else '{}' }}";
+
+const COMPONENTS: Record<Entity["kind"], Component> = {
+  sensor: "sensor",
+  binary: "binary_sensor",
+  number: "number",
+  select: "select",
+  switch: "switch",
+  button: "button",
+  tracker: "device_tracker",
+};
+
+export function componentOf(entity: Entity): Component {
+  return COMPONENTS[entity.kind];
+}
+
+/** Every config the bridge announces: its own device first, then each device's entities. */
+export function buildDiscovery(options: DiscoveryOptions, devices: DeviceDescription[]): DiscoveryPlan {
+  const configs: DiscoveryConfig[] = [];
+  const problems: string[] = [];
+  const seenIds = new Set<string>();
+  const seenTopics = new Set<string>();
+  const add = (config: DiscoveryConfig, what: string): void => {
+    if (seenIds.has(config.uniqueId) || seenTopics.has(config.topic)) {
+      problems.push(`${what}: left out, its id ${config.uniqueId} is already taken`);
+      return;
+    }
+    seenIds.add(config.uniqueId);
+    seenTopics.add(config.topic);
+    configs.push(config);
+  };
+  for (const config of bridgeConfigs(options)) add(config, "bridge");
+  const sorted = [...devices].sort((a, b) => a.id.localeCompare(b.id));
+  for (const device of sorted) {
+    for (const entity of device.entities) {
+      const what = `${device.topic}/${entity.key}`;
+      const invalid = invalidEntity(entity);
+      if (invalid) problems.push(`${what}: left out, ${invalid}`);
+      else add(entityConfig(options, device, entity), what);
+    }
+  }
+  return { configs, problems };
+}
+
+/** Why HA would refuse the entity's config, if it would. */
+function invalidEntity(entity: Entity): string | undefined {
+  if (entity.kind === "select" && (entity.options ?? []).length === 0) return "a select needs options";
+  if (entity.kind === "number" && entity.min !== undefined && entity.max !== undefined) {
+    if (entity.min >= entity.max) return `its range ${entity.min}..${entity.max} is empty`;
+  }
+  if (entity.kind === "number" && entity.step !== undefined && !(entity.step > 0))
+    return "its step must be > 0";
+  return undefined;
+}
+
+function origin(options: DiscoveryOptions): JsonObject {
+  return {
+    name: ORIGIN_NAME,
+    sw_version: options.version,
+    ...(options.supportUrl ? { support_url: options.supportUrl } : {}),
+  };
+}
+
+function bridgeDevice(options: DiscoveryOptions): JsonObject {
+  return {
+    identifiers: [bridgeIdentifier(options.root)],
+    name: options.root === "ev2mqtt" ? "ev2mqtt" : `ev2mqtt ${options.root}`,
+    manufacturer: "ev2mqtt",
+    model: "ev2mqtt bridge",
+    sw_version: options.version,
+  };
+}
+
+function bridgeAvailability(options: DiscoveryOptions): JsonObject {
+  return { topic: `${options.root}/status`, payload_available: "online", payload_not_available: "offline" };
+}
+
+function bridgeConfigs(options: DiscoveryOptions): DiscoveryConfig[] {
+  const make = (component: Component, key: string, fields: JsonObject): DiscoveryConfig => {
+    const ids = entityIds(options.prefix, options.root, component, BRIDGE_OBJECT, key);
+    return {
+      topic: ids.topic,
+      component,
+      uniqueId: ids.uniqueId,
+      payload: {
+        ...fields,
+        unique_id: ids.uniqueId,
+        default_entity_id: ids.defaultEntityId,
+        origin: origin(options),
+        device: bridgeDevice(options),
+      },
+    };
+  };
+  return [
+    // no availability: this entity is the availability, and must read "disconnected" when the
+    // last will fires instead of turning unavailable
+    make("binary_sensor", "connection", {
+      name: "Connection state",
+      state_topic: `${options.root}/status`,
+      payload_on: "online",
+      payload_off: "offline",
+      device_class: "connectivity",
+      entity_category: "diagnostic",
+      qos: 1,
+    }),
+    make("sensor", "updated", {
+      name: "Last poll",
+      state_topic: `${options.root}/updated`,
+      value_template: TIMESTAMP_TEMPLATE,
+      device_class: "timestamp",
+      entity_category: "diagnostic",
+      availability: [bridgeAvailability(options)],
+      qos: 1,
+    }),
+  ];
+}
+
+function haDevice(options: DiscoveryOptions, device: DeviceDescription): JsonObject {
+  return {
+    identifiers: [deviceIdentifier(device.id)],
+    name: device.name,
+    manufacturer: device.manufacturer,
+    model: device.model,
+    ...(device.serial ? { serial_number: device.serial } : {}),
+    ...(device.swVersion ? { sw_version: device.swVersion } : {}),
+    // HA accepts only http(s) links here
+    ...(device.configurationUrl && /^https?:\/\//.test(device.configurationUrl)
+      ? { configuration_url: device.configurationUrl }
+      : {}),
+    via_device: bridgeIdentifier(options.root),
+  };
+}
+
+/** The config of one entity of one device. */
+export function entityConfig(
+  options: DiscoveryOptions,
+  device: DeviceDescription,
+  entity: Entity,
+): DiscoveryConfig {
+  const component = componentOf(entity);
+  const ids = entityIds(options.prefix, options.root, component, device.id, entity.key);
+  const valueTopic = `${options.root}/${device.topic}/${entity.key}`;
+  const payload: JsonObject = {
+    name: entity.name,
+    unique_id: ids.uniqueId,
+    default_entity_id: ids.defaultEntityId,
+    origin: origin(options),
+    device: haDevice(options, device),
+    availability: [
+      bridgeAvailability(options),
+      {
+        topic: `${options.root}/${device.topic}/online`,
+        payload_available: "true",
+        payload_not_available: "false",
+      },
+    ],
+    availability_mode: "all",
+    qos: 1,
+    ...(entity.icon ? { icon: entity.icon } : {}),
+    ...(entity.diagnostic ? { entity_category: "diagnostic" } : {}),
+    ...componentFields(entity, valueTopic),
+  };
+  return { topic: ids.topic, component, uniqueId: ids.uniqueId, payload };
+}
+
+function componentFields(entity: Entity, valueTopic: string): JsonObject {
+  const on = entity.payloadOn ?? "true";
+  const off = entity.payloadOff ?? "false";
+  const commandTopic = `${valueTopic}/set`;
+  switch (entity.kind) {
+    case "sensor": {
+      const classes = sensorClasses(entity);
+      return {
+        state_topic: valueTopic,
+        value_template: classes.device_class === "timestamp" ? TIMESTAMP_TEMPLATE : VALUE_TEMPLATE,
+        ...classes,
+      };
+    }
+    case "binary":
+      return { state_topic: valueTopic, value_template: VALUE_TEMPLATE, payload_on: on, payload_off: off };
+    case "number": {
+      const min = entity.min ?? 0;
+      const max = entity.max ?? 100;
+      const step = entity.step ?? 1;
+      return {
+        state_topic: valueTopic,
+        command_topic: commandTopic,
+        value_template: VALUE_TEMPLATE,
+        min,
+        max,
+        step,
+        // a slider for short ranges (6..32 A), a box where a slider would be too coarse
+        mode: (max - min) / step <= 100 ? "slider" : "box",
+        ...numberClasses(entity),
+      };
+    }
+    case "select":
+      return {
+        state_topic: valueTopic,
+        command_topic: commandTopic,
+        value_template: VALUE_TEMPLATE,
+        options: entity.options ?? [],
+      };
+    case "switch":
+      return {
+        state_topic: valueTopic,
+        command_topic: commandTopic,
+        value_template: VALUE_TEMPLATE,
+        payload_on: on,
+        payload_off: off,
+        state_on: on,
+        state_off: off,
+      };
+    case "button":
+      return { command_topic: commandTopic, payload_press: PAYLOAD_PRESS };
+    case "tracker":
+      // no state_topic: HA places the tracker by the latitude/longitude attributes
+      return {
+        json_attributes_topic: valueTopic,
+        json_attributes_template: ATTRIBUTES_TEMPLATE,
+        source_type: "gps",
+      };
+  }
+}
