@@ -45,7 +45,7 @@ type Method = "GET" | "POST";
 /**
  * One Climkit account: its session token and its single rate-limited queue. Every request,
  * login included, runs through the queue. The JWT is kept until shortly before `valid_until`
- * (a minute, or a tenth of a short lifetime) and renewed then, or at once after a 401.
+ * (a minute before, for the 15-minute tokens) and renewed then, or at once after a 401.
  */
 export class ClimkitApi {
   private readonly queue: UpstreamQueue;
@@ -112,13 +112,11 @@ export class ClimkitApi {
     parse: (json: unknown, what: string) => T,
   ): Promise<T> {
     const what = `Climkit: ${method} ${path}`;
-    let token = await this.session();
-    let response = await this.exchange(what, method, path, body, token);
+    let { response, token } = await this.exchange(what, method, path, body, true);
     if (response.status === 401) {
       // expired early or revoked: one new login, one retry
       if (this.token === token) this.token = undefined;
-      token = await this.session();
-      response = await this.exchange(what, method, path, body, token);
+      ({ response } = await this.exchange(what, method, path, body, true));
     }
     if (response.status < 200 || response.status > 299) throw statusError(what, response);
     return parse(parseJson(response.text, what), what);
@@ -135,7 +133,7 @@ export class ClimkitApi {
   private async logIn(): Promise<string> {
     const what = "Climkit: POST auth";
     const { username, password } = this.config;
-    const response = await this.exchange(what, "POST", "auth", { username, password });
+    const { response } = await this.exchange(what, "POST", "auth", { username, password }, false);
     if (response.status === 401 || response.status === 403) {
       throw new UpstreamError(
         "auth",
@@ -152,43 +150,47 @@ export class ClimkitApi {
     addSecret(token);
     const now = this.options.now();
     const validUntil = parseTimestamp(answer?.valid_until) ?? now + FALLBACK_LIFETIME_MS;
+    // renew a minute early (a tenth of a short lifetime), and never later than two request
+    // spacings before expiry: a request may wait that long in the queue after taking the token
     const lifetime = Math.max(0, validUntil - now);
-    this.renewAt = validUntil - Math.min(60_000, lifetime / 10);
+    const margin = Math.max(Math.min(60_000, lifetime / 10), 2 * this.options.minSpacingMs);
+    this.renewAt = validUntil - Math.min(margin, lifetime / 2);
     this.token = token;
     this.options.logger.debug({ validUntil: new Date(validUntil).toISOString() }, "Climkit: logged in");
     return token;
   }
 
-  /** One request through the queue, retried with back-off on 429, 5xx, timeouts and resets. */
+  /**
+   * One request through the queue, retried with back-off on 429, 5xx, timeouts and resets.
+   * An authorized request takes the session token per attempt, so a retry after a long
+   * back-off does not send a token that expired meanwhile.
+   */
   private async exchange(
     what: string,
     method: Method,
     path: string,
     body: object | undefined,
-    token?: string,
-  ): Promise<HttpResponse> {
+    authorized: boolean,
+  ): Promise<{ response: HttpResponse; token?: string }> {
     const { signal, retries, retryDelayMs } = this.options;
-    const headers: Record<string, string> = {
-      "Content-Type": "application/json",
-      Accept: "application/json",
-    };
-    if (token) headers.Authorization = `Bearer ${token}`;
-    const request = {
-      method,
-      headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
-      timeoutMs: this.config.timeout,
-    };
+    const url = `${this.config.url}/${path}`;
+    const payload = body === undefined ? undefined : JSON.stringify(body);
     for (let attempt = 0; ; attempt += 1) {
       let failure: UpstreamError;
       let delay = retryDelayMs * 2 ** attempt;
+      const token = authorized ? await this.session() : undefined;
+      const headers: Record<string, string> = {
+        "Content-Type": "application/json",
+        Accept: "application/json",
+      };
+      if (token) headers.Authorization = `Bearer ${token}`;
+      const request = { method, headers, body: payload, timeoutMs: this.config.timeout };
       try {
-        const url = `${this.config.url}/${path}`;
         const response = await abortable(
           this.queue.run(() => httpRequest(url, request)),
           signal,
         );
-        if (response.status !== 429 && response.status < 500) return response;
+        if (response.status !== 429 && response.status < 500) return { response, token };
         failure = statusError(what, response);
         delay = Math.max(delay, retryAfterMs(response));
       } catch (error) {

@@ -119,6 +119,11 @@ export class ClimkitSimulator {
     return Math.floor(until / QUARTER) * QUARTER;
   }
 
+  /** Every token issued so far, so tests can prove none leaks. */
+  issuedTokens(): string[] {
+    return [...this.tokens.keys()];
+  }
+
   /** The model behind a site, so tests can compute what it serves. */
   model(site: string): SiteModel | undefined {
     return this.models.get(site);
