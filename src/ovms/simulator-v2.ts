@@ -31,6 +31,10 @@ export class SimV2Server {
   private readonly subscribed = new Set<SimCar>();
   /** Delay before the car's reply, to make replies arrive asynchronously. */
   replyDelayMs = 5;
+  /** `A` pings received. */
+  pings = 0;
+  /** Each client's latest reply, sent once it has waited its delay after the one before. */
+  private readonly replies = new WeakMap<Client, Promise<void>>();
 
   constructor(private readonly backend: V2Backend) {}
 
@@ -132,6 +136,7 @@ export class SimV2Server {
   private line(client: Client, line: string): void {
     const code = line.charAt(0);
     if (code === "A") {
+      this.pings += 1;
       send(client.socket, "a");
       return;
     }
@@ -152,9 +157,12 @@ export class SimV2Server {
       const outcome = car.command(command, params);
       reply = `c${command},${outcome.result}${outcome.text !== undefined ? `,${outcome.text}` : ""}`;
     }
-    setTimeout(() => {
-      if (!client.socket.destroyed) send(client.socket, reply);
-    }, this.replyDelayMs);
+    // each reply waits for the previous one: a car answers its commands in order
+    const delay = this.replyDelayMs;
+    const previous = this.replies.get(client) ?? Promise.resolve();
+    const next = previous.then(() => new Promise<void>((resolve) => setTimeout(resolve, delay)));
+    this.replies.set(client, next);
+    void next.then(() => send(client.socket, reply));
   }
 
   /** Forwards a car's reports to its logged-in clients, followed by `T0`, as the server does. */

@@ -102,6 +102,16 @@ export class OvmsSimulator {
     return this.requestLog.length;
   }
 
+  /** `A` pings received on v2 links. */
+  get pings(): number {
+    return this.v2.pings;
+  }
+
+  /** Delay of the car's command replies (they still come in order). */
+  setReplyDelay(ms: number): void {
+    this.v2.replyDelayMs = ms;
+  }
+
   get commands(): number {
     return this.commandLog.length;
   }
