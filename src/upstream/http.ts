@@ -76,13 +76,16 @@ function notify(event: HttpEvent): void {
 }
 
 function transportError(error: unknown, what: string, timeoutMs: number): UpstreamError {
-  const code = (error as { code?: string; name?: string }).code ?? (error as { name?: string }).name ?? "";
+  // the deadline's DOMException carries a numeric code (23): only string codes are undici's
+  const rawCode = (error as { code?: unknown }).code;
+  const code = typeof rawCode === "string" ? rawCode : "";
+  const name = (error as { name?: unknown }).name;
   if (
     code === "UND_ERR_HEADERS_TIMEOUT" ||
     code === "UND_ERR_BODY_TIMEOUT" ||
     code === "UND_ERR_CONNECT_TIMEOUT" ||
-    code === "TimeoutError" ||
-    code === "AbortError"
+    name === "TimeoutError" ||
+    name === "AbortError"
   ) {
     return new UpstreamError("timeout", `${what}: no answer within ${timeoutMs / 1000}s`);
   }
