@@ -42,6 +42,15 @@ export class GoeApi {
     if (!body || typeof body !== "object" || Array.isArray(body)) {
       throw new UpstreamError("badResponse", "go-e status: the answer is not a JSON object");
     }
+    // every status answer carries car (a number, null while booting): without it the body is
+    // something else (an error page in JSON, a proxy's answer) and must not count as data
+    const car = (body as GoeStatus).car;
+    if (car !== null && !(typeof car === "number" || (typeof car === "string" && /^\d+$/.test(car)))) {
+      throw new UpstreamError(
+        "badResponse",
+        `go-e status: unexpected answer shape (car is ${JSON.stringify(car) ?? "missing"})`,
+      );
+    }
     return body as GoeStatus;
   }
 
