@@ -109,7 +109,7 @@ describe("go-e upstream faults, all at once, against one daemon", () => {
     expect(daemon.exitCode).toBeNull();
 
     const faultStart = Date.now();
-    CASES.forEach((testCase, index) => sim.fault(serialOf(index), testCase.fault));
+    for (const [index, testCase] of CASES.entries()) sim.fault(serialOf(index), testCase.fault);
 
     // every failing charger goes offline with an error naming its problem
     await waitUntil(
