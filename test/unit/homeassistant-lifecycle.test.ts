@@ -45,7 +45,7 @@ class FakeConnection extends EventEmitter<{ connect: []; disconnect: [] }> {
     this.emit("connect");
   }
 
-  configs(): Array<{ topic: string; payload: string }> {
+  configs(): Array<{ topic: string; payload: string; retain: boolean }> {
     return this.published.filter((entry) => entry.topic.startsWith("homeassistant/"));
   }
 }
