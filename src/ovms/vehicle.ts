@@ -125,9 +125,9 @@ export class OvmsVehicle implements Device {
     this.sink?.values(this.topic, { moduleConnected: connected });
   }
 
-  write(key: string, payload: string): Promise<WriteResult> {
-    return this.server.track(this.carryOut(key, payload));
-  }
+  /** A property, not a method: the daemon may pass it around unbound. */
+  readonly write = (key: string, payload: string): Promise<WriteResult> =>
+    this.server.track(this.carryOut(key, payload));
 
   private async carryOut(key: string, payload: string): Promise<WriteResult> {
     const plan = planWrite(key, payload, {
@@ -207,6 +207,10 @@ export class OvmsVehicle implements Device {
       }
     }
     if (this.stopped) return;
+    // a session renewed during this poll took the peer connection with it: connect again now
+    if (this.active && this.peerSession !== undefined && this.peerSession !== rest.session) {
+      await this.syncPeer(priority);
+    }
     this.publish(records, true);
     this.setAvailability(true, "");
   }
