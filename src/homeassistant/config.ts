@@ -135,7 +135,13 @@ function bridgeAvailability(options: DiscoveryOptions): JsonObject {
 
 function bridgeConfigs(options: DiscoveryOptions): DiscoveryConfig[] {
   const make = (component: Component, key: string, fields: JsonObject): DiscoveryConfig => {
-    const ids = entityIds(options.prefix, options.root, component, BRIDGE_OBJECT, key);
+    const ids = entityIds(
+      options.prefix,
+      options.root,
+      component,
+      { id: BRIDGE_OBJECT, topic: BRIDGE_OBJECT },
+      key,
+    );
     return {
       topic: ids.topic,
       component,
@@ -196,7 +202,7 @@ export function entityConfig(
   entity: Entity,
 ): DiscoveryConfig {
   const component = componentOf(entity);
-  const ids = entityIds(options.prefix, options.root, component, device.id, entity.key);
+  const ids = entityIds(options.prefix, options.root, component, device, entity.key);
   const valueTopic = `${options.root}/${device.topic}/${entity.key}`;
   const payload: JsonObject = {
     name: entity.name,

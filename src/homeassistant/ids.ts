@@ -7,8 +7,13 @@
 // - node_id   = esc(root)                      `ev2mqtt`           (one per bridge)
 // - object_id = escId(device id) + "__" + esc(key)  `goe-000001__chargePower`
 // - unique_id = node_id + "." + object_id      `ev2mqtt.goe-000001__chargePower`
-// - default_entity_id = <component>.<slug(root)>_<slug(device id)>_<slug(key)>
-//                                              `sensor.ev2mqtt_goe_000001_charge_power`
+// - default_entity_id = <component>.<slug(root)>_<slug(device topic)>_<slug(key)>
+//                                              `sensor.ev2mqtt_loadpoints_1_charge_power`
+//
+// default_entity_id mirrors the MQTT topic a user already knows (`ev2mqtt/vehicles/car/soc` →
+// `sensor.ev2mqtt_vehicles_car_soc`) instead of the device id (`ovms-host-DEMO`), which would
+// make long, unreadable entity ids. HA uses it only when it first creates the entity (the
+// unique_id decides identity), so a later rename of the topic keeps the entity and its id.
 //
 // The root topic is part of node_id and unique_id on purpose: two bridges with different roots
 // on one broker (a test and a production instance, say, possibly polling the same charger)
@@ -65,17 +70,20 @@ export interface Ids {
   topic: string;
 }
 
-/** The ids of one entity; `deviceId` is `BRIDGE_OBJECT` for the bridge's own entities. */
+/**
+ * The ids of one entity; `device` is `{ id: BRIDGE_OBJECT, topic: BRIDGE_OBJECT }` for the
+ * bridge's own entities.
+ */
 export function entityIds(
   prefix: string,
   root: string,
   component: string,
-  deviceId: string,
+  device: { id: string; topic: string },
   key: string,
 ): Ids {
   const nodeId = esc(root);
-  const objectId = `${deviceId === BRIDGE_OBJECT ? BRIDGE_OBJECT : escId(deviceId)}__${esc(key)}`;
-  const entity = [slug(root), slug(deviceId), slug(key)].filter((part) => part.length > 0).join("_");
+  const objectId = `${device.id === BRIDGE_OBJECT ? BRIDGE_OBJECT : escId(device.id)}__${esc(key)}`;
+  const entity = [slug(root), slug(device.topic), slug(key)].filter((part) => part.length > 0).join("_");
   return {
     nodeId,
     objectId,

@@ -553,13 +553,19 @@ describe("Home Assistant discovery configs", () => {
 
   it("keeps ids when a device is renamed or moves topic, and changes none of them with the version", () => {
     const renamed = { ...vehicle, name: "Zoe", topic: "vehicles/zoe" };
-    const before = plan(OPTIONS, [vehicle]).map((c) => [c.topic, c.uniqueId, c.payload.default_entity_id]);
-    const after = plan({ ...OPTIONS, version: "9.9.9" }, [renamed]).map((c) => [
-      c.topic,
-      c.uniqueId,
-      c.payload.default_entity_id,
-    ]);
+    const before = plan(OPTIONS, [vehicle]).map((c) => [c.topic, c.uniqueId]);
+    const after = plan({ ...OPTIONS, version: "9.9.9" }, [renamed]).map((c) => [c.topic, c.uniqueId]);
     expect(after).toEqual(before);
+    // default_entity_id mirrors the topic; HA reads it only when it first creates the entity
+    expect(configFor(configs, "ev2mqtt/vehicles/car/soc").payload.default_entity_id).toBe(
+      "sensor.ev2mqtt_vehicles_car_soc",
+    );
+    expect(configFor(configs, "ev2mqtt/loadpoints/1/chargeCurrents/l1").payload.default_entity_id).toBe(
+      "sensor.ev2mqtt_loadpoints_1_charge_currents_l1",
+    );
+    expect(configFor(configs, "ev2mqtt/status").payload.default_entity_id).toBe(
+      "binary_sensor.ev2mqtt_bridge_connection",
+    );
   });
 
   it("keeps two bridges with different roots apart", () => {
