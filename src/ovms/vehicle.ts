@@ -12,6 +12,7 @@ import {
   findVehicle,
   loadpointValues,
   type OvmsRecord,
+  toNumber,
   type VehicleRecords,
 } from "./mapping.js";
 import type { OvmsRest } from "./rest.js";
@@ -35,7 +36,7 @@ export interface ServerContext {
   track<T>(write: Promise<T>): Promise<T>;
 }
 
-/** Records read less often than the poll while active: they change little while charging. */
+/** Records read in slow polls only: they change little while charging. */
 const SLOW_RECORDS = ["location", "tpms"] as const;
 type SlowRecord = (typeof SLOW_RECORDS)[number];
 
@@ -51,7 +52,12 @@ export class OvmsVehicle implements Device {
   private loadpointConnected = false;
   /** The REST session the peer connection was made on (it dies with the session). */
   private peerSession: number | undefined;
-  private readonly slowDue: Record<SlowRecord, number> = { location: 0, tpms: 0 };
+  /** When the next slow poll is due (vehicle list, position, tyres). */
+  private slowDue = 0;
+  /** A record the server failed to serve is left out until then. */
+  private readonly skipUntil: Record<SlowRecord, number> = { location: 0, tpms: 0 };
+  /** The S and D record times of the last /api/status read. */
+  private statusStamp: string | undefined;
   private availability: { online: boolean; error: string } | undefined;
   private nextPriority: Priority = Priority.poll;
   private polling: Promise<void> | undefined;
@@ -178,28 +184,42 @@ export class OvmsVehicle implements Device {
     return run;
   }
 
+  /**
+   * One poll. A "slow" poll (every poll when idle, once per `interval` when active) also reads
+   * the vehicle list, the position and the tyres; /api/status is read only when the car has
+   * reported since the last time (it is the same S and D records /api/charge is built from, and
+   * /api/charge carries their times).
+   */
   private async pollOnce(priority: Priority): Promise<void> {
     const { rest, config } = this.server;
     const id = encodeURIComponent(this.config.id);
-    const list = await this.server.vehicleList(config.interval * 0.9, priority);
-    const entry = findVehicle(list, this.config.id);
-    if (!entry) throw new UpstreamError("forbidden", `vehicle ${this.config.id} is not on this OVMS account`);
+    const started = performance.now();
+    const slow = started >= this.slowDue;
+    const records: VehicleRecords = {};
+    if (slow) {
+      const entry = findVehicle(await this.server.vehicleList(config.interval / 2, priority), this.config.id);
+      if (!entry)
+        throw new UpstreamError("forbidden", `vehicle ${this.config.id} is not on this OVMS account`);
+      records.vehicle = entry;
+    }
     await this.syncPeer(priority);
-    const records: VehicleRecords = { vehicle: entry };
-    records.charge = asRecord(await rest.call(`/api/charge/${id}`, { priority }));
-    records.status = asRecord(await rest.call(`/api/status/${id}`, { priority }));
-    const now = performance.now();
-    for (const kind of SLOW_RECORDS) {
-      if (now < this.slowDue[kind] || this.stopped) continue;
+    const charge = asRecord(await rest.call(`/api/charge/${id}`, { priority }));
+    records.charge = charge;
+    const stamp = reportStamp(charge);
+    if (stamp === undefined || stamp !== this.statusStamp || priority === Priority.readBack) {
+      records.status = asRecord(await rest.call(`/api/status/${id}`, { priority }));
+      this.statusStamp = stamp;
+    }
+    for (const kind of slow ? SLOW_RECORDS : []) {
+      if (started < this.skipUntil[kind] || this.stopped) continue;
       try {
         records[kind] = asRecord(await rest.call(`/api/${kind}/${id}`, { priority }));
-        this.slowDue[kind] = now + config.interval * 0.9;
       } catch (error) {
         // a server that cannot serve this record (TPMS of some V3 modules) must not take the car offline
         const kindOfError = errorKind(error);
         if (kindOfError !== "server" && kindOfError !== "badResponse" && kindOfError !== "notFound")
           throw error;
-        this.slowDue[kind] = now + config.interval * 10;
+        this.skipUntil[kind] = started + config.interval * 10;
         this.server.logger.warn(
           { vehicle: this.config.id, error: describeError(error) },
           `OVMS ${kind} skipped`,
@@ -211,6 +231,7 @@ export class OvmsVehicle implements Device {
     if (this.active && this.peerSession !== undefined && this.peerSession !== rest.session) {
       await this.syncPeer(priority);
     }
+    if (slow) this.slowDue = started + config.interval * 0.9;
     this.publish(records, true);
     this.setAvailability(true, "");
   }
@@ -280,6 +301,20 @@ export class OvmsVehicle implements Device {
     this.availability = { online, error };
     this.sink?.availability(this.topic, online, error);
   }
+}
+
+/**
+ * When the car's S and D records arrived, from /api/charge; undefined when it does not say, or
+ * when a record is younger than 2 s: the times have whole seconds, so another report could still
+ * arrive within the same second.
+ */
+function reportStamp(charge: OvmsRecord): string | undefined {
+  const s = charge.m_msgtime_s;
+  const d = charge.m_msgtime_d;
+  if (typeof s !== "string" && typeof d !== "string") return undefined;
+  const ages = [charge.m_msgage_s, charge.m_msgage_d].map(toNumber).filter((age) => age !== undefined);
+  if (ages.some((age) => age < 2)) return undefined;
+  return `${String(s)}|${String(d)}`;
 }
 
 function asRecord(body: unknown): OvmsRecord {

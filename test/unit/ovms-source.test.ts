@@ -156,6 +156,19 @@ describe("OvmsSource reads", () => {
     await waitFor(() => sink.value(TOPIC, "soc") === 50, 5000, "fresh soc after the empty answers");
   });
 
+  it("reads /api/status again only after the car has reported", async () => {
+    let now = Date.now() - 60_000;
+    const { sim, sink } = await setup({ commands: false, sim: { now: () => now } });
+    now += 60_000; // the car's records are a minute old
+    await waitFor(() => count(sim, "/api/charge/DEMO") >= 4, 5000, "four polls");
+    expect(count(sim, "/api/status/DEMO")).toBe(1);
+    now += 10_000;
+    sim.setCarState({ odometer: 12400 });
+    now += 10_000;
+    await waitFor(() => sink.value(TOPIC, "odometer") === 12400, 3000, "new odometer");
+    expect(count(sim, "/api/status/DEMO")).toBe(2);
+  });
+
   it("takes a vehicle the account does not have offline with a clear error", async () => {
     const { sink } = await setup({ commands: false, config: { vehicles: [{ id: "XYZ", shell: false }] } });
     await waitFor(() => sink.online("vehicles/xyz") === false);
@@ -264,6 +277,8 @@ describe("OvmsSource fast mode", () => {
     const start = count(sim, "/api/charge/DEMO");
     await new Promise((resolve) => setTimeout(resolve, 1000));
     expect(count(sim, "/api/charge/DEMO") - start).toBeGreaterThanOrEqual(5);
+    // position and tyres are read at the normal interval only
+    expect(count(sim, "/api/location/DEMO")).toBeLessThanOrEqual(3);
     // ten minutes of charging later, the car has reported a higher SoC
     now += 600_000;
     await waitFor(() => sink.value(TOPIC, "soc") === 88, 2000, "soc 88");
