@@ -109,7 +109,7 @@ export class HomeAssistantDiscovery implements Extension {
     clearTimeout(this.scanTimer);
     clearTimeout(this.debounceTimer);
     clearTimeout(this.restartTimer);
-    if (this.scanning) this.context.connection.unsubscribe(configFilter(this.options.prefix));
+    if (this.scanning) this.context.connection.unsubscribe(configFilter(this.options.prefix), this.onConfig);
     this.scanning = false;
     this.scanDone?.();
   }
@@ -141,7 +141,7 @@ export class HomeAssistantDiscovery implements Extension {
     if (this.stopped || !this.scanning) return;
     this.scanning = false;
     this.scanned = true;
-    this.context.connection.unsubscribe(configFilter(this.options.prefix));
+    this.context.connection.unsubscribe(configFilter(this.options.prefix), this.onConfig);
     if (this.enabled) {
       this.publish();
     } else {

@@ -115,10 +115,12 @@ export class MqttConnection extends EventEmitter<{ connect: []; disconnect: [] }
     if (this.client?.connected) this.client.subscribe(filter, { qos: 1 });
   }
 
-  unsubscribe(filter: string): void {
-    const index = this.handlers.findIndex((entry) => entry.filter === filter);
+  /** Removes one handler; the filter is unsubscribed once no handler needs it any more. */
+  unsubscribe(filter: string, handler: MessageHandler): void {
+    const index = this.handlers.findIndex((entry) => entry.filter === filter && entry.handler === handler);
     if (index >= 0) this.handlers.splice(index, 1);
-    if (this.client?.connected) this.client.unsubscribe(filter);
+    const stillNeeded = this.handlers.some((entry) => entry.filter === filter);
+    if (!stillNeeded && this.client?.connected) this.client.unsubscribe(filter);
   }
 
   publish(topic: string, payload: string, options: IClientPublishOptions): Promise<void> {
