@@ -238,3 +238,17 @@ export function findVehicle(list: unknown, id: string): OvmsRecord | undefined {
   }
   return undefined;
 }
+
+/**
+ * When the car's S and D records arrived, from /api/charge; undefined when it does not say, or
+ * when a record is younger than 2 s: the times have whole seconds, so another report could still
+ * arrive within the same second.
+ */
+export function reportStamp(charge: OvmsRecord): string | undefined {
+  const s = charge.m_msgtime_s;
+  const d = charge.m_msgtime_d;
+  if (typeof s !== "string" && typeof d !== "string") return undefined;
+  const ages = [charge.m_msgage_s, charge.m_msgage_d].map(toNumber).filter((age) => age !== undefined);
+  if (ages.some((age) => age < 2)) return undefined;
+  return `${String(s)}|${String(d)}`;
+}

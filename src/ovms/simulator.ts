@@ -6,10 +6,12 @@
 import { randomUUID } from "node:crypto";
 import http from "node:http";
 import { type CarState, SimCar, type SimCarOptions } from "./simulator-car.js";
+import { Faults, RateLimiter, type SimFault } from "./simulator-gate.js";
 import { canonical, chargeJson, locationJson, statusJson, tpmsJson } from "./simulator-json.js";
 import { SimV2Server } from "./simulator-v2.js";
 
 export type { CarState, SimCarOptions } from "./simulator-car.js";
+export type { SimFault } from "./simulator-gate.js";
 
 export interface OvmsSimulatorOptions {
   username?: string;
@@ -27,21 +29,6 @@ export interface OvmsSimulatorOptions {
   host?: string;
   /** Delay of the car's command replies. */
   replyDelayMs?: number;
-}
-
-export interface SimFault {
-  /** Only requests whose path contains this (or matches it); default every request. */
-  path?: string | RegExp;
-  status?: number;
-  body?: string;
-  /** Hold the request this long before answering (or applying the rest of the fault). */
-  delayMs?: number;
-  /** Close the connection without an answer. */
-  reset?: boolean;
-  /** Answer 200 with a body that is not JSON. */
-  garbage?: boolean;
-  /** How many requests it hits; default 1. */
-  times?: number;
 }
 
 export interface SimRequest {
@@ -77,8 +64,8 @@ export class OvmsSimulator {
   logins = 0;
   private readonly cars = new Map<string, SimCar>();
   private readonly sessions = new Map<string, { created: number }>();
-  private readonly buckets = new Map<string, { tokens: number; refilled: number }>();
-  private readonly faults: Array<SimFault & { left: number }> = [];
+  private readonly limiter: RateLimiter;
+  private readonly faults = new Faults();
   private readonly now: () => number;
   private readonly v2: SimV2Server;
   private server: http.Server | undefined;
@@ -87,6 +74,7 @@ export class OvmsSimulator {
     this.username = options.username ?? "demo";
     this.password = options.password ?? "demo-password";
     this.now = options.now ?? Date.now;
+    this.limiter = new RateLimiter(options.rateLimit ?? {}, this.now);
     for (const car of options.vehicles ?? [{ id: "DEMO" }]) this.cars.set(car.id, new SimCar(car, this.now));
     this.v2 = new SimV2Server({
       authenticate: (u, p) => u === this.username && p === this.password,
@@ -163,11 +151,11 @@ export class OvmsSimulator {
   }
 
   fault(fault: SimFault): void {
-    this.faults.push({ ...fault, left: fault.times ?? 1 });
+    this.faults.add(fault);
   }
 
   clearFaults(): void {
-    this.faults.length = 0;
+    this.faults.clear();
   }
 
   dropConnections(): void {
@@ -217,13 +205,12 @@ export class OvmsSimulator {
       });
       res.end(reply.body);
     };
-    if (!this.takeToken(req.socket.remoteAddress ?? "-")) {
+    if (!this.limiter.take(req.socket.remoteAddress ?? "-")) {
       await sleep(this.options.rateLimit?.holdMs ?? 20_000);
       return send({ status: 429, body: "Too many requests\n" });
     }
-    const fault = this.faults.find((f) => f.left > 0 && matches(f.path, url.pathname));
+    const fault = this.faults.take(url.pathname);
     if (fault) {
-      fault.left -= 1;
       if (fault.delayMs) await sleep(fault.delayMs);
       if (fault.reset) {
         entry.status = -1;
@@ -324,24 +311,6 @@ export class OvmsSimulator {
     this.sessions.delete(id);
     for (const car of this.cars.values()) car.peers.delete(`http:${id}`);
   }
-
-  private takeToken(address: string): boolean {
-    const { burst = 120, perMinute = 60, cap = 240 } = this.options.rateLimit ?? {};
-    const now = this.now();
-    let bucket = this.buckets.get(address);
-    if (!bucket) {
-      bucket = { tokens: burst, refilled: now };
-      this.buckets.set(address, bucket);
-    }
-    const minutes = Math.floor((now - bucket.refilled) / 60_000);
-    if (minutes > 0) {
-      bucket.tokens = Math.min(cap, bucket.tokens + minutes * perMinute);
-      bucket.refilled += minutes * 60_000;
-    }
-    if (bucket.tokens <= 0) return false;
-    bucket.tokens -= 1;
-    return true;
-  }
 }
 
 function json(value: unknown): Reply {
@@ -350,11 +319,6 @@ function json(value: unknown): Reply {
 
 function msgTime(time: number): string {
   return new Date(time).toISOString().slice(0, 19).replace("T", " ");
-}
-
-function matches(pattern: string | RegExp | undefined, path: string): boolean {
-  if (pattern === undefined) return true;
-  return typeof pattern === "string" ? path.includes(pattern) : pattern.test(path);
 }
 
 function sleep(ms: number): Promise<void> {

@@ -5,6 +5,7 @@ import { Poller } from "../upstream/poller.js";
 import { Priority } from "../upstream/queue.js";
 import type { Logger } from "../util/log.js";
 import { scrub } from "../util/secrets.js";
+import { runCommand } from "./command.js";
 import { describeVehicle, vehicleTopic } from "./entities.js";
 import {
   type DistanceUnits,
@@ -12,12 +13,11 @@ import {
   findVehicle,
   loadpointValues,
   type OvmsRecord,
-  toNumber,
+  reportStamp,
   type VehicleRecords,
 } from "./mapping.js";
 import type { OvmsRest } from "./rest.js";
-import { CommandError, type OvmsV2Client } from "./v2client.js";
-import { interpretReply, planWrite } from "./writes.js";
+import type { OvmsV2Client } from "./v2client.js";
 
 /** What the vehicles of one server share. */
 export interface ServerContext {
@@ -136,28 +136,12 @@ export class OvmsVehicle implements Device {
     this.server.track(this.carryOut(key, payload));
 
   private async carryOut(key: string, payload: string): Promise<WriteResult> {
-    const plan = planWrite(key, payload, {
-      configPath: this.server.configPath,
-      commandsEnabled: Boolean(this.server.config.commands && this.server.v2),
-      ...(this.config.pin ? { pin: this.config.pin } : {}),
-      shell: this.config.shell,
-    });
-    if (!plan.ok) return plan;
-    const { command } = plan;
-    const v2 = this.server.v2;
-    if (!v2) return { ok: false, error: `commands are disabled: set ${this.server.configPath}.commands` };
-    let result: WriteResult;
-    try {
-      const reply = await v2.command(this.config.id, command.code, command.params);
-      result = interpretReply(command, reply);
-    } catch (error) {
-      const message = error instanceof CommandError ? error.message : describeError(error);
-      result = { ok: false, error: scrub(message) };
+    const { v2, configPath, logger } = this.server;
+    const { result, what } = await runCommand(v2, this.config, configPath, key, payload);
+    if (what) {
+      const outcome = result.ok ? {} : { error: result.error };
+      logger.info({ vehicle: this.config.id, key, ok: result.ok, ...outcome }, `OVMS ${what}`);
     }
-    this.server.logger.info(
-      { vehicle: this.config.id, key, ok: result.ok, ...(result.ok ? {} : { error: result.error }) },
-      `OVMS ${command.what}`,
-    );
     if (result.ok) void this.readBack();
     return result;
   }
@@ -301,20 +285,6 @@ export class OvmsVehicle implements Device {
     this.availability = { online, error };
     this.sink?.availability(this.topic, online, error);
   }
-}
-
-/**
- * When the car's S and D records arrived, from /api/charge; undefined when it does not say, or
- * when a record is younger than 2 s: the times have whole seconds, so another report could still
- * arrive within the same second.
- */
-function reportStamp(charge: OvmsRecord): string | undefined {
-  const s = charge.m_msgtime_s;
-  const d = charge.m_msgtime_d;
-  if (typeof s !== "string" && typeof d !== "string") return undefined;
-  const ages = [charge.m_msgage_s, charge.m_msgage_d].map(toNumber).filter((age) => age !== undefined);
-  if (ages.some((age) => age < 2)) return undefined;
-  return `${String(s)}|${String(d)}`;
 }
 
 function asRecord(body: unknown): OvmsRecord {

@@ -1,0 +1,81 @@
+// Request gates of the OVMS server simulator: the per-address rate limit and injected faults.
+// Imports nothing of the product.
+
+export interface RateLimit {
+  burst?: number;
+  perMinute?: number;
+  cap?: number;
+  holdMs?: number;
+}
+
+/**
+ * The server's limit per client address: `burst` requests to start with, +`perMinute` each
+ * full minute up to `cap`. The clock is the simulator's, so tests can refill by moving it.
+ */
+export class RateLimiter {
+  private readonly buckets = new Map<string, { tokens: number; refilled: number }>();
+
+  constructor(
+    private readonly limit: RateLimit,
+    private readonly now: () => number,
+  ) {}
+
+  /** Takes one request from the address's quota; false when it is used up. */
+  take(address: string): boolean {
+    const { burst = 120, perMinute = 60, cap = 240 } = this.limit;
+    const now = this.now();
+    let bucket = this.buckets.get(address);
+    if (!bucket) {
+      bucket = { tokens: burst, refilled: now };
+      this.buckets.set(address, bucket);
+    }
+    const minutes = Math.floor((now - bucket.refilled) / 60_000);
+    if (minutes > 0) {
+      bucket.tokens = Math.min(cap, bucket.tokens + minutes * perMinute);
+      bucket.refilled += minutes * 60_000;
+    }
+    if (bucket.tokens <= 0) return false;
+    bucket.tokens -= 1;
+    return true;
+  }
+}
+
+export interface SimFault {
+  /** Only requests whose path contains this (or matches it); default every request. */
+  path?: string | RegExp;
+  status?: number;
+  body?: string;
+  /** Hold the request this long before answering (or applying the rest of the fault). */
+  delayMs?: number;
+  /** Close the connection without an answer. */
+  reset?: boolean;
+  /** Answer 200 with a body that is not JSON. */
+  garbage?: boolean;
+  /** How many requests it hits; default 1. */
+  times?: number;
+}
+
+/** Faults waiting for the requests they hit, first added first. */
+export class Faults {
+  private readonly list: Array<SimFault & { left: number }> = [];
+
+  add(fault: SimFault): void {
+    this.list.push({ ...fault, left: fault.times ?? 1 });
+  }
+
+  clear(): void {
+    this.list.length = 0;
+  }
+
+  /** The fault for a request to `path`, if one is left (and counts it). */
+  take(path: string): SimFault | undefined {
+    const fault = this.list.find((f) => f.left > 0 && matches(f.path, path));
+    if (fault) fault.left -= 1;
+    return fault;
+  }
+}
+
+function matches(pattern: string | RegExp | undefined, path: string): boolean {
+  if (pattern === undefined) return true;
+  return typeof pattern === "string" ? path.includes(pattern) : pattern.test(path);
+}
