@@ -1,6 +1,6 @@
 import type { OvmsRecord, VehicleRecords } from "./mapping.js";
 
-// Turns the records the server pushes on a v2 connection (`S…`, `D…`, `L…`, `W…`) into the
+// Turns the records the server pushes on a v2 connection (`S…`, `D…`, `L…`, `W…`, `Y…`) into the
 // same JSON shape the REST API builds from them, so one decoder serves both. Field order and
 // bit positions follow the server's ApiHttpCore.pm (the REST API is a split of these lines).
 

@@ -93,13 +93,14 @@ export class V2Link {
   }
 
   /**
-   * Resolves true once the link is logged in, false when `timeoutMs` passes first. A link
-   * waiting out its back-off reconnects at once, unless the server refused the login.
+   * Resolves true once the link is logged in, false when `timeoutMs` passes first or the link
+   * fails. A link waiting out its back-off reconnects at once, unless the server refused the login.
    */
   ready(timeoutMs: number): Promise<boolean> {
     if (this.loggedIn) return Promise.resolve(true);
-    if (this.stopped) return Promise.resolve(false);
-    if (!this.socket && !this.refused) {
+    // refused logins are not retried before their back-off: answer with the refusal at once
+    if (this.stopped || (this.refused && !this.socket)) return Promise.resolve(false);
+    if (!this.socket) {
       clearTimeout(this.retryTimer);
       this.connect();
     }
@@ -116,6 +117,13 @@ export class V2Link {
 
   private connect(): void {
     if (this.stopped || this.socket) return;
+    const { username, password, vehicleId } = this.options;
+    if ([username, password, vehicleId].some((field) => /\s/.test(field) || field === "")) {
+      // the login line is split at white space: such a login can never work, so do not try
+      this.refused = true;
+      this.failure = "the v2 protocol cannot carry a username, password or vehicle id with spaces";
+      return;
+    }
     const { host, port, tls: secure } = endpointOf(this.options.url);
     const socket = secure
       ? tls.connect({
@@ -131,8 +139,7 @@ export class V2Link {
     socket.setKeepAlive(true, 60_000);
     socket.setNoDelay(true);
     socket.on(secure ? "secureConnect" : "connect", () => {
-      const { username, password, vehicleId, clientType } = this.options;
-      socket.write(`MP-${clientType} 1 ${username} ${password} ${vehicleId}\r\n`);
+      socket.write(`MP-${this.options.clientType} 1 ${username} ${password} ${vehicleId}\r\n`);
     });
     socket.on("data", (chunk: string) => this.receive(chunk));
     socket.on("error", (error: NodeJS.ErrnoException) => {
