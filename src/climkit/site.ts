@@ -56,6 +56,17 @@ export class ClimkitSite {
 
   /** One poll; resolves with the staleness error ("" when data is current), throws on failure. */
   async poll(): Promise<string> {
+    try {
+      return await this.pollOnce();
+    } catch (error) {
+      // a meter or sensor removed upstream answers 404: read the site's lists again next poll
+      if (error instanceof UpstreamError && error.kind === "notFound")
+        this.nextDiscovery = Number.NEGATIVE_INFINITY;
+      throw error;
+    }
+  }
+
+  private async pollOnce(): Promise<string> {
     const now = this.options.now();
     if (now >= this.nextDiscovery) {
       await this.discover();

@@ -235,6 +235,20 @@ describe("Climkit source against the simulator", () => {
     expect(sim.rowsServed - rows).toBe(3 * 5); // 10:00-11:15 UTC for the site and its 2 meters
   });
 
+  it("recovers by itself when a sensor is removed upstream, and erases its values", async () => {
+    const site: SimSite = { ...SITE, sensors: [...SITE.sensors] };
+    const { sim, sink } = await run({ sim: { sites: [site] } });
+    await waitFor(() => polls(sink) >= 1);
+    expect(sink.value("site", "sensors/t1/value")).toEqual(expect.any(Number));
+    site.sensors.length = 0;
+    await waitFor(() => sink.online("site") === false, 10_000, "404 on the sensor");
+    expect(sink.lastError("site")).toMatch(/sensor_data\/t1 answered 404/);
+    await waitFor(() => sink.online("site") === true, 10_000, "rediscovered");
+    expect(sink.value("site", "sensors/t1/value")).toBeNull();
+    expect(sink.value("site", "sensors/t1/name")).toBeNull();
+    expect(pathsOf(sim).filter((p) => p.endsWith("/sensors_list")).length).toBe(2);
+  });
+
   it("numbers several discovered sites sites/1, sites/2 (list of ids) and polls both", async () => {
     const { sink } = await run({
       sim: { sites: [SITE, OTHER], listShape: "ids" },
