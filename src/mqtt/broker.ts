@@ -23,6 +23,8 @@ export async function startEmbeddedBroker(listen: string, logger: Logger): Promi
   const broker = await Aedes.createBroker();
   const sockets = new Set<Socket>();
   const server: Server = createServer((socket) => {
+    // without it a message that follows another (an ack, then a write's answer) waits ~40 ms
+    socket.setNoDelay(true);
     sockets.add(socket);
     socket.once("close", () => sockets.delete(socket));
     broker.handle(socket);

@@ -167,6 +167,9 @@ export class MqttConnection extends EventEmitter<{ connect: []; disconnect: [] }
   private async onConnect(): Promise<void> {
     const client = this.client;
     if (!client) return;
+    // mqtt.js leaves Nagle on: a write's answer (published right behind the /set clearing)
+    // would wait ~40 ms for the broker's delayed ACK
+    (client.stream as { setNoDelay?: (noDelay: boolean) => void }).setNoDelay?.(true);
     this.reconnectMs = MIN_RECONNECT_MS;
     client.options.reconnectPeriod = MIN_RECONNECT_MS;
     this.wasConnected = true;
