@@ -111,7 +111,8 @@ export const WHEELS = ["fl", "fr", "rl", "rr"] as const;
 /**
  * Decodes what the server returned for one vehicle. Only keys with a value are set, so an
  * empty record leaves the last published values alone. `knownUnits` is used for distances
- * when none of the given records names its units (a D record alone carries the odometer).
+ * when none of the given records names its units (a D record alone carries the odometer);
+ * with no units at all the odometer is left out.
  */
 export function decodeVehicle(records: VehicleRecords, knownUnits?: DistanceUnits): Decoded {
   const status = new Fields(records.status);
@@ -131,8 +132,9 @@ export function decodeVehicle(records: VehicleRecords, knownUnits?: DistanceUnit
   if (soc !== undefined) values.soc = round(soc, 1);
   const range = s("estimatedrange");
   if (range !== undefined) values.range = round(range * toKm, 1);
+  // a D record alone has no units: without them a miles odometer would jump (total_increasing!)
   const odometer = status.num("odometer") ?? charge.num("odometer");
-  if (odometer !== undefined) values.odometer = round((odometer / 10) * toKm, 1);
+  if (odometer !== undefined && units) values.odometer = round((odometer / 10) * toKm, 1);
 
   const chargeState = text("chargestate");
   if (chargeState !== undefined) values.chargeState = chargeState;

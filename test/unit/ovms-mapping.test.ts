@@ -60,6 +60,8 @@ describe("decodeVehicle", () => {
     expect(decodeVehicle({ status: { units: "K", odometer: "123456" } }).values.odometer).toBe(12345.6);
     // a pushed D record carries the odometer but no units
     expect(decodeVehicle({ status: { odometer: "1000" } }, "M").values.odometer).toBe(160.9);
+    // no units known yet: no odometer rather than a wrong one
+    expect(decodeVehicle({ status: { odometer: "1000" } }).values.odometer).toBeUndefined();
   });
 
   it("publishes nothing for empty records, so the last values stay", () => {
