@@ -1,5 +1,6 @@
 import { EventEmitter } from "node:events";
 import { readFileSync } from "node:fs";
+import { createClimkitSources } from "./climkit/source.js";
 import type { Config } from "./config/schema.js";
 import type { BridgeContext, BridgeEvents, Extension } from "./extension.js";
 import { defaultExtensions } from "./extensions.js";
@@ -32,7 +33,10 @@ function observesLoadpoints(source: Source): source is Source & LoadpointObserve
 
 /** Builds the sources of every configured upstream. Upstreams are added here and nowhere else. */
 export type SourceFactory = (config: Config, logger: Logger) => Source[];
-export const defaultSources: SourceFactory = (config, logger) => [...createGoeSources(config.goe, logger)];
+export const defaultSources: SourceFactory = (config, logger) => [
+  ...createGoeSources(config.goe, logger),
+  ...createClimkitSources(config.climkit, { logger: logger.child({ upstream: "climkit" }) }),
+];
 
 /** The composition root: builds the bridge from a validated config, starts and stops it in order. */
 export class Daemon {

@@ -1,3 +1,4 @@
+import { ClimkitSimulator } from "./climkit/simulator.js";
 import { ConfigError, loadConfig, parseConfig } from "./config/load.js";
 import type { Config } from "./config/schema.js";
 import { Daemon } from "./daemon.js";
@@ -18,6 +19,8 @@ const DEMO_CHARGERS = [
   { serial: "000002", mode: "local" as const, carConnected: false, amp: 10, fna: "Carport" },
 ];
 
+const DEMO_CLIMKIT = { username: "demo-building", password: "demo-climkit-password" };
+
 /** Runs the bridge against the built-in simulators; the broker and ports may come from a config. */
 export async function runDemo(configFile?: string): Promise<number> {
   let overrides: Partial<Config> = {};
@@ -35,6 +38,8 @@ export async function runDemo(configFile?: string): Promise<number> {
   }
   const goe = new GoeSimulator({ chargers: DEMO_CHARGERS });
   await goe.start();
+  const climkit = new ClimkitSimulator({ users: [DEMO_CLIMKIT] });
+  await climkit.start();
   // a second car arrives at the carport half a minute in, so the demo shows a session start
   const arrival = setTimeout(() => goe.plugIn("000002"), 30_000);
   arrival.unref();
@@ -50,6 +55,7 @@ export async function runDemo(configFile?: string): Promise<number> {
       interval: "2s",
       url: goe.chargerUrl(charger.serial),
     })),
+    climkit: [{ ...DEMO_CLIMKIT, interval: "1m", url: climkit.url }],
   });
   Object.assign(config, overrides);
 
@@ -61,7 +67,7 @@ export async function runDemo(configFile?: string): Promise<number> {
     process.stdout.write(
       [
         "",
-        "ev2mqtt demo: two simulated go-e chargers, bridged to MQTT. Watch it with:",
+        "ev2mqtt demo: two simulated go-e chargers and a Climkit-metered building, bridged to MQTT. Watch it with:",
         `  mosquitto_sub -h ${host} -p ${port} -t '${topic}/#' -v`,
         "Change a charger:",
         `  mosquitto_pub -h ${host} -p ${port} -t ${topic}/loadpoints/1/maxCurrent/set -m 10`,
@@ -72,7 +78,7 @@ export async function runDemo(configFile?: string): Promise<number> {
     );
   });
   clearTimeout(arrival);
-  await goe.stop();
+  await Promise.all([goe.stop(), climkit.stop()]);
   return exitCode;
 }
 
