@@ -1,0 +1,168 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  type SimFault as ClimkitFault,
+  ClimkitSimulator,
+  type SimSite,
+} from "../../src/climkit/simulator.js";
+import { createClimkitSources } from "../../src/climkit/source.js";
+import { parseConfig } from "../../src/config/load.js";
+import { Daemon } from "../../src/daemon.js";
+import { createGoeSources } from "../../src/goe/charger.js";
+import { GoeSimulator } from "../../src/goe/simulator.js";
+import { silentLogger } from "../../src/util/log.js";
+import { MqttWatch } from "../helpers/mqtt-watch.js";
+import { freePort } from "../helpers/ports.js";
+import { waitFor } from "../helpers/recording-sink.js";
+
+// Climkit failures, one account (each with its own simulator) per kind, all at once, next to
+// a healthy Climkit account and a go-e charger. The daemon runs in-process: the configuration
+// keeps Climkit polls at least a minute apart (the data changes every 15 minutes), which would
+// make a recovery take minutes, so the sources are built here with a 1 s interval and no
+// retries inside a poll. Everything else is the real daemon.
+
+const ROOT = "ev2mqtt";
+const PASSWORD = "climkit-fault-Pw9!";
+
+const SITE: SimSite = {
+  id: "5f2b1c9e8d7a6b5c4d3e2f99",
+  name: "Fault test",
+  timezone: "Europe/Zurich",
+  meters: [
+    { id: "6a01c0ffee0000000000c001", type: "electricity", name: "PV", mode: "production", scale: 10 },
+  ],
+  sensors: [],
+};
+
+interface Case {
+  name: string;
+  fault: ClimkitFault;
+  error: RegExp;
+}
+
+const CASES: Case[] = [
+  { name: "401 (login refused)", fault: { status: 401 }, error: /login refused \(401\)/ },
+  { name: "403", fault: { status: 403 }, error: /403/ },
+  { name: "404", fault: { status: 404 }, error: /404/ },
+  { name: "429", fault: { status: 429 }, error: /429/ },
+  { name: "500", fault: { status: 500 }, error: /500/ },
+  { name: "502", fault: { status: 502, body: "<html><h1>502 Bad Gateway</h1></html>" }, error: /502/ },
+  { name: "timeout", fault: { delayMs: 2500 }, error: /no answer within 1s/ },
+  { name: "connection reset", fault: { reset: true }, error: /reset/ },
+  { name: "body not JSON", fault: { garbage: true }, error: /not JSON/ },
+  {
+    name: "body of the wrong shape",
+    fault: { status: 200, body: '{"unexpected":true}' },
+    error: /expected a list/,
+  },
+];
+
+const healthySim = () =>
+  new ClimkitSimulator({ users: [{ username: "healthy", password: PASSWORD }], sites: [SITE] });
+const sims: ClimkitSimulator[] = [];
+let goe: GoeSimulator;
+let daemon: Daemon;
+let watch: MqttWatch;
+
+beforeAll(async () => {
+  goe = new GoeSimulator({ chargers: [{ serial: "800001", mode: "local", carConnected: true }] });
+  await goe.start();
+  sims.push(healthySim());
+  for (const [index] of CASES.entries()) {
+    sims.push(
+      new ClimkitSimulator({ users: [{ username: `user${index}`, password: PASSWORD }], sites: [SITE] }),
+    );
+  }
+  for (const sim of sims) await sim.start();
+  const port = await freePort();
+  const config = parseConfig({
+    mqtt: { listen: `127.0.0.1:${port}`, topic: ROOT },
+    homeassistant: { discovery: false },
+    goe: [{ serial: "800001", loadpoint: 1, url: goe.chargerUrl("800001"), interval: "1s" }],
+    climkit: sims.map((sim, index) => ({
+      username: index === 0 ? "healthy" : `user${index - 1}`,
+      password: PASSWORD,
+      sites: [SITE.id],
+      url: sim.url,
+      timeout: "1s",
+    })),
+  });
+  const logger = silentLogger();
+  daemon = new Daemon(config, logger, (cfg, log) => [
+    ...createGoeSources(cfg.goe, log),
+    ...createClimkitSources(
+      cfg.climkit.map((account) => ({ ...account, interval: 1000 })),
+      { logger: log, retries: 0 },
+    ),
+  ]);
+  await daemon.start();
+  watch = await MqttWatch.connect(`mqtt://127.0.0.1:${port}`, `${ROOT}/#`);
+});
+
+afterAll(async () => {
+  await watch?.close();
+  await daemon?.stop();
+  for (const sim of sims) await sim.stop();
+  await goe?.stop();
+});
+
+const site = (index: number) => `${ROOT}/sites/${index + 1}`;
+
+async function waitUntil(check: () => boolean, timeoutMs: number, describe: () => string): Promise<void> {
+  try {
+    await waitFor(check, timeoutMs);
+  } catch {
+    throw new Error(`timed out after ${timeoutMs} ms waiting for ${describe()}`);
+  }
+}
+
+describe("Climkit upstream faults, all at once, against one daemon", () => {
+  it("takes each failing account's site offline with its error, leaves the others alone, and recovers", async () => {
+    const all = sims.map((_, index) => index);
+    const state = () => all.map((index) => `${index}=${watch.value(`${site(index)}/online`)}`).join(" ");
+    await waitUntil(
+      () => all.every((index) => watch.value(`${site(index)}/online`) === "true"),
+      20_000,
+      () => `every site online (${state()})`,
+    );
+    const pvBefore = watch.value(`${site(0)}/pvPower`);
+    expect(pvBefore).toBeDefined();
+
+    for (const [index, testCase] of CASES.entries()) sims[index + 1]!.fault(testCase.fault);
+    await waitUntil(
+      () => CASES.every((_, index) => watch.value(`${site(index + 1)}/online`) === "false"),
+      20_000,
+      () => `every faulted site offline (${state()})`,
+    );
+    const problems: string[] = [];
+    for (const [index, testCase] of CASES.entries()) {
+      const text = watch.value(`${site(index + 1)}/error`) ?? "";
+      if (!testCase.error.test(text)) problems.push(`${testCase.name}: ${JSON.stringify(text)}`);
+      if (text.includes(PASSWORD)) problems.push(`${testCase.name}: the password is in the error`);
+    }
+    expect(problems).toEqual([]);
+
+    // the healthy account and the charger are not disturbed
+    const since = Date.now();
+    goe.update("800001", { amp: 13 });
+    await watch.waitForValue(`${ROOT}/loadpoints/1/maxCurrent`, "13", 5000);
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    expect(watch.value(`${site(0)}/online`)).toBe("true");
+    expect(watch.messages.filter((m) => m.topic === `${site(0)}/online` && m.payload !== "true")).toEqual([]);
+    expect(watch.countSince(since, (m) => m.topic === `${ROOT}/loadpoints/1/sessionEnergy`)).toBeGreaterThan(
+      0,
+    );
+    expect(sims[0]!.requests.filter((r) => r.time >= since).length).toBeGreaterThanOrEqual(1);
+
+    for (const sim of sims) sim.fault(undefined);
+    await waitUntil(
+      () =>
+        all.every(
+          (index) =>
+            watch.value(`${site(index)}/online`) === "true" && watch.value(`${site(index)}/error`) === "",
+        ),
+      25_000,
+      () => `every site back (${state()})`,
+    );
+    for (const index of all) expect(watch.value(`${site(index)}/pvPower`), `site ${index}`).toBe(pvBefore);
+  }, 58_000);
+});
