@@ -1,0 +1,246 @@
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { chmodSync, mkdtempSync, writeFileSync } from "node:fs";
+import { connect } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import mqtt from "mqtt";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { stringify } from "yaml";
+import { ClimkitSimulator } from "../../src/climkit/simulator.js";
+import { GoeSimulator } from "../../src/goe/simulator.js";
+import { DaemonProcess } from "../helpers/daemon-process.js";
+import { MqttWatch } from "../helpers/mqtt-watch.js";
+import { freePort } from "../helpers/ports.js";
+import { waitFor } from "../helpers/recording-sink.js";
+
+// The built daemon at log level trace, with every kind of configured secret (a go-e cloud
+// token, a wrong one, Climkit passwords right and wrong, the MQTT password checked by a real
+// mosquitto with a password file), through successes, failures and writes. No secret, nor a
+// session token the bridge obtained, may appear in any log line, any topic or payload (all of
+// `#`), the health and metrics bodies, or the output of --check.
+
+const ROOT = "ev2mqtt";
+const SECRETS = {
+  goeToken: "Gq7TokenZx4Lm2Vb9Nc1Rt6Yw3Pd8Kf5",
+  goeWrongToken: "WrongGoeTok3nHj7Kd2Ms9Qa4Xe6Vb1",
+  mqttPassword: "Mq-p4ss/w0rd+with&odd=chars",
+  climkitPassword: "Cl1mk1t-S3cret!pw",
+  climkitWrongPassword: "N0t-the-Climkit-pw#",
+};
+const WATCHER = { username: "watcher", password: "watcher-pass-0" };
+
+/** A mosquitto that checks passwords (the test helper's one lets anybody in). */
+class AuthMosquitto {
+  private constructor(
+    readonly port: number,
+    private readonly child: ChildProcess,
+  ) {}
+
+  static async start(users: Array<{ username: string; password: string }>): Promise<AuthMosquitto> {
+    const dir = mkdtempSync(join(tmpdir(), "ev2mqtt-secrets-"));
+    const passwords = join(dir, "passwords");
+    writeFileSync(passwords, "");
+    // mosquitto started as root reads the file as the mosquitto user, after dropping privileges
+    chmodSync(dir, 0o755);
+    for (const user of users)
+      execFileSync("mosquitto_passwd", ["-b", passwords, user.username, user.password]);
+    const port = await freePort();
+    const config = join(dir, "mosquitto.conf");
+    writeFileSync(
+      config,
+      `listener ${port} 127.0.0.1\nallow_anonymous false\npassword_file ${passwords}\npersistence false\n`,
+    );
+    const child = spawn("/usr/sbin/mosquitto", ["-c", config], { stdio: "ignore" });
+    await waitFor(
+      () =>
+        new Promise<boolean>((resolve) => {
+          const socket = connect(port, "127.0.0.1");
+          socket.once("connect", () => {
+            socket.destroy();
+            resolve(true);
+          });
+          socket.once("error", () => resolve(false));
+        }),
+      10_000,
+      "mosquitto listening",
+    );
+    return new AuthMosquitto(port, child);
+  }
+
+  get url(): string {
+    return `mqtt://127.0.0.1:${this.port}`;
+  }
+
+  async stop(): Promise<void> {
+    if (this.child.exitCode !== null) return;
+    await new Promise<void>((resolve) => {
+      this.child.once("exit", () => resolve());
+      this.child.kill("SIGTERM");
+    });
+  }
+}
+
+let broker: AuthMosquitto;
+let goe: GoeSimulator;
+let climkit: ClimkitSimulator;
+let httpPort: number;
+
+beforeAll(async () => {
+  broker = await AuthMosquitto.start([{ username: "bridge", password: SECRETS.mqttPassword }, WATCHER]);
+  goe = new GoeSimulator({
+    chargers: [
+      { serial: "900001", token: SECRETS.goeToken, carConnected: true },
+      { serial: "900002", token: "the-token-the-charger-really-has" },
+    ],
+  });
+  await goe.start();
+  climkit = new ClimkitSimulator({ users: [{ username: "api-user", password: SECRETS.climkitPassword }] });
+  await climkit.start();
+  httpPort = await freePort();
+});
+
+afterAll(async () => {
+  await climkit?.stop();
+  await goe?.stop();
+  await broker?.stop();
+});
+
+/** Every form a secret can take in a text: as is, URL-encoded, JSON-escaped, in Basic auth. */
+function forms(secret: string): string[] {
+  return [
+    secret,
+    encodeURIComponent(secret),
+    JSON.stringify(secret).slice(1, -1),
+    Buffer.from(secret).toString("base64"),
+    Buffer.from(`bridge:${secret}`).toString("base64"),
+  ];
+}
+
+function leaks(where: string, text: string, secrets: string[]): string[] {
+  const found: string[] = [];
+  for (const secret of secrets) {
+    for (const form of forms(secret)) {
+      if (form.length >= 6 && text.includes(form)) found.push(`${where}: contains ${JSON.stringify(form)}`);
+    }
+  }
+  return found;
+}
+
+describe("secrets", () => {
+  it("never appear in logs, topics, payloads, health or metrics", async () => {
+    const config = {
+      mqtt: { url: broker.url, topic: ROOT, username: "bridge", password: "${MQTT_PASSWORD}" },
+      log: { level: "trace" },
+      http: { listen: `127.0.0.1:${httpPort}` },
+      goe: [
+        {
+          serial: "900001",
+          loadpoint: 1,
+          token: "${GOE_TOKEN}",
+          url: goe.chargerUrl("900001"),
+          interval: "1s",
+        },
+        {
+          serial: "900002",
+          loadpoint: 2,
+          token: SECRETS.goeWrongToken,
+          url: goe.chargerUrl("900002"),
+          interval: "1s",
+        },
+      ],
+      climkit: [
+        { username: "api-user", password: "${CLIMKIT_PASSWORD}", url: climkit.url },
+        { username: "api-user", password: SECRETS.climkitWrongPassword, url: climkit.url },
+      ],
+    };
+    const env = {
+      MQTT_PASSWORD: SECRETS.mqttPassword,
+      GOE_TOKEN: SECRETS.goeToken,
+      CLIMKIT_PASSWORD: SECRETS.climkitPassword,
+    };
+    const watch = await MqttWatch.connect(
+      `mqtt://${WATCHER.username}:${WATCHER.password}@127.0.0.1:${broker.port}`,
+      "#",
+    );
+    const daemon = DaemonProcess.start(config, env);
+    try {
+      await watch.waitForValue(`${ROOT}/status`, "online");
+      await watch.waitForValue(`${ROOT}/loadpoints/1/online`, "true");
+      await watch.waitForValue(`${ROOT}/loadpoints/2/error`, (error) => /401/.test(error));
+      await waitFor(() => climkit.issuedTokens().length > 0, 15_000, "a Climkit login");
+      await waitFor(() => climkit.requests.some((r) => r.path.includes("site_data")), 15_000, "Climkit data");
+
+      // failures that carry upstream bodies and URLs into errors
+      goe.fault("900001", { status: 500, times: 1 });
+      await watch.waitForValue(`${ROOT}/loadpoints/1/online`, "false");
+      await watch.waitForValue(`${ROOT}/loadpoints/1/online`, "true");
+      // writes, one of them carrying a secret in its payload (answers echo payloads)
+      const client = watch.mqtt;
+      client.publish(`${ROOT}/loadpoints/1/maxCurrent/set`, "12", { qos: 1 });
+      await watch.waitForValue(`${ROOT}/loadpoints/1/maxCurrent`, "12");
+      client.publish(`${ROOT}/loadpoints/1/maxCurrent/set`, SECRETS.goeToken, { qos: 1 });
+      client.publish(`${ROOT}/loadpoints/1/goe/cak/set`, JSON.stringify(SECRETS.goeToken), { qos: 1 });
+      client.publish(`${ROOT}/loadpoints/1/goe/fna/set`, `name ${SECRETS.mqttPassword}`, { qos: 1 });
+      await waitFor(
+        () => watch.messages.filter((m) => m.topic.endsWith("/result")).length >= 4,
+        10_000,
+        "the answers",
+      );
+      const healthz = await (await fetch(`http://127.0.0.1:${httpPort}/healthz`)).text();
+      const metrics = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+      const check = await DaemonProcess.run(["--check", "--config", daemon.configFile], env);
+      expect(check.code).toBe(0);
+      expect(await daemon.stop()).toBe(0);
+
+      // the cak write never reached the charger: its token is still the configured one
+      expect(goe.token("900001")).toBe(SECRETS.goeToken);
+      const secrets = [...Object.values(SECRETS), ...climkit.issuedTokens()];
+      // the writes this test published are its own input; the bridge only ever clears /set topics
+      const ours = watch.messages.filter((m) => m.topic.endsWith("/set"));
+      expect(ours.filter((m) => m.payload !== "").length).toBe(4);
+      const topics = watch.messages
+        .filter((m) => !m.topic.endsWith("/set"))
+        .map((m) => `${m.topic} ${m.payload}`)
+        .join("\n");
+      const found = [
+        ...leaks("log", daemon.text, secrets),
+        ...leaks("mqtt", topics, secrets),
+        ...leaks("healthz", healthz, secrets),
+        ...leaks("metrics", metrics, secrets),
+        ...leaks("--check", check.output, secrets),
+      ];
+      expect(found).toEqual([]);
+      // and the run did go through everything the check relies on
+      expect(daemon.logLines().some((line) => Number(line.level) <= 20)).toBe(true);
+      expect(
+        watch.messages.some((m) => m.topic.startsWith("homeassistant/") || m.topic.startsWith(ROOT)),
+      ).toBe(true);
+      expect(topics).toContain("***");
+      expect(daemon.text).toMatch(/climkit\[1\][^\n]*|login refused/);
+      expect(daemon.text).toMatch(/401/);
+    } finally {
+      await daemon.stop();
+      await watch.close();
+    }
+  });
+
+  it("does not put the MQTT password into the URL it logs when the password is in the URL", async () => {
+    const daemon = DaemonProcess.start({
+      mqtt: {
+        url: `mqtt://bridge:${encodeURIComponent(SECRETS.mqttPassword)}@127.0.0.1:${broker.port}`,
+        topic: ROOT,
+      },
+      log: { level: "trace" },
+    });
+    try {
+      const client = await mqtt.connectAsync(broker.url, WATCHER);
+      await client.subscribeAsync(`${ROOT}/status`);
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      await client.endAsync();
+      expect(await daemon.stop()).toBe(0);
+      expect(leaks("log", daemon.text, [SECRETS.mqttPassword])).toEqual([]);
+    } finally {
+      await daemon.stop();
+    }
+  });
+});
