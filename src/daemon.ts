@@ -9,6 +9,7 @@ import { type EmbeddedBroker, startEmbeddedBroker } from "./mqtt/broker.js";
 import { MqttConnection } from "./mqtt/connection.js";
 import { Publisher } from "./mqtt/publisher.js";
 import { WriteRouter } from "./mqtt/writes.js";
+import { createOvmsSources } from "./ovms/index.js";
 import type { Device, Sink, Source, Values } from "./source.js";
 import type { Logger } from "./util/log.js";
 
@@ -36,6 +37,7 @@ export type SourceFactory = (config: Config, logger: Logger) => Source[];
 export const defaultSources: SourceFactory = (config, logger) => [
   ...createGoeSources(config.goe, logger),
   ...createClimkitSources(config.climkit, { logger: logger.child({ upstream: "climkit" }) }),
+  ...createOvmsSources(config.ovms, { logger: logger.child({ upstream: "ovms" }) }),
 ];
 
 /** The composition root: builds the bridge from a validated config, starts and stops it in order. */

@@ -4,6 +4,7 @@ import type { Config } from "./config/schema.js";
 import { Daemon } from "./daemon.js";
 import { GoeSimulator } from "./goe/simulator.js";
 import { splitHostPort } from "./mqtt/broker.js";
+import { OvmsSimulator } from "./ovms/simulator.js";
 import { runDaemon } from "./run.js";
 import { createLogger } from "./util/log.js";
 
@@ -40,6 +41,18 @@ export async function runDemo(configFile?: string): Promise<number> {
   await goe.start();
   const climkit = new ClimkitSimulator({ users: [DEMO_CLIMKIT] });
   await climkit.start();
+  // the car charging at the garage: its SoC rises fast enough to watch
+  const ovms = new OvmsSimulator({
+    vehicles: [
+      {
+        id: "DEMO",
+        socPerMinute: 3,
+        connectedReportMs: 5000,
+        state: { soc: 42, pluggedIn: true, charging: true, chargeState: "charging" },
+      },
+    ],
+  });
+  const ovmsUrls = await ovms.start();
   // a second car arrives at the carport half a minute in, so the demo shows a session start
   const arrival = setTimeout(() => goe.plugIn("000002"), 30_000);
   arrival.unref();
@@ -56,6 +69,17 @@ export async function runDemo(configFile?: string): Promise<number> {
       url: goe.chargerUrl(charger.serial),
     })),
     climkit: [{ ...DEMO_CLIMKIT, interval: "1m", url: climkit.url }],
+    ovms: [
+      {
+        url: ovmsUrls.restUrl,
+        username: ovms.username,
+        password: ovms.password,
+        commands: ovmsUrls.commandsUrl,
+        interval: "20s",
+        activeInterval: "5s",
+        vehicles: [{ id: "DEMO", name: "car", loadpoint: 1 }],
+      },
+    ],
   });
   Object.assign(config, overrides);
 
@@ -67,18 +91,19 @@ export async function runDemo(configFile?: string): Promise<number> {
     process.stdout.write(
       [
         "",
-        "ev2mqtt demo: two simulated go-e chargers and a Climkit-metered building, bridged to MQTT. Watch it with:",
+        "ev2mqtt demo: two go-e chargers, a Climkit-metered building and an OVMS car (all simulated) on MQTT. Watch it with:",
         `  mosquitto_sub -h ${host} -p ${port} -t '${topic}/#' -v`,
         "Change a charger:",
         `  mosquitto_pub -h ${host} -p ${port} -t ${topic}/loadpoints/1/maxCurrent/set -m 10`,
         `  mosquitto_pub -h ${host} -p ${port} -t ${topic}/loadpoints/1/mode/set -m off`,
+        `  mosquitto_pub -h ${host} -p ${port} -t ${topic}/vehicles/car/charging/set -m false`,
         "Stop with Ctrl-C.",
         "",
       ].join("\n"),
     );
   });
   clearTimeout(arrival);
-  await Promise.all([goe.stop(), climkit.stop()]);
+  await Promise.all([goe.stop(), climkit.stop(), ovms.stop()]);
   return exitCode;
 }
 

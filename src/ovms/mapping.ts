@@ -25,6 +25,42 @@ export interface VehicleRecords {
 
 export type DistanceUnits = "K" | "M";
 
+/** Which stored message a record comes from, and the field with that message's time. */
+const RECORD_TIME_FIELDS: Record<Exclude<keyof VehicleRecords, "vehicle">, string[]> = {
+  charge: ["m_msgtime_s"],
+  status: ["m_msgtime_d", "m_msgtime_s"],
+  location: ["m_msgtime_l"],
+  tpms: ["m_msgtime_y", "m_msgtime_w"],
+};
+
+/**
+ * Keeps only records newer than the last ones applied of their kind, and notes their times.
+ * A REST answer can be older than a record the v2 link pushed a moment before (the request
+ * was under way when the car reported); applying it would move values backwards. Records
+ * without a time (pushed ones carry `now`) are taken as they are.
+ */
+export function freshRecords(
+  records: VehicleRecords,
+  applied: Map<string, number>,
+  pushedAt?: number,
+): VehicleRecords {
+  const fresh: VehicleRecords = { ...records };
+  for (const [kind, fields] of Object.entries(RECORD_TIME_FIELDS) as Array<
+    [keyof typeof RECORD_TIME_FIELDS, string[]]
+  >) {
+    const record = records[kind];
+    if (!record) continue;
+    const stamp = fields.map((field) => record[field]).find((value) => typeof value === "string");
+    const time =
+      pushedAt ?? (typeof stamp === "string" ? Date.parse(`${stamp.replace(" ", "T")}Z`) : Number.NaN);
+    if (Number.isNaN(time)) continue;
+    // the server's times have whole seconds: a record of the same second as the last is not older
+    if (time + 999 < (applied.get(kind) ?? 0)) delete fresh[kind];
+    else applied.set(kind, Math.max(time, applied.get(kind) ?? 0));
+  }
+  return fresh;
+}
+
 export interface Decoded {
   values: Values;
   /** The distance units the car reported, for records that carry distances but no units. */

@@ -11,6 +11,7 @@ import {
   type DistanceUnits,
   decodeVehicle,
   findVehicle,
+  freshRecords,
   loadpointValues,
   type OvmsRecord,
   reportStamp,
@@ -48,6 +49,8 @@ export class OvmsVehicle implements Device {
   private readonly description: DeviceDescription;
   private sink: Sink | undefined;
   private units: DistanceUnits | undefined;
+  /** Time of the newest record applied, per kind, so an older one never overwrites it. */
+  private readonly recordTimes = new Map<string, number>();
   private charging = false;
   private loadpointConnected = false;
   /** The REST session the peer connection was made on (it dies with the session). */
@@ -123,7 +126,7 @@ export class OvmsVehicle implements Device {
 
   /** Records pushed on the v2 link: fresher than any poll. */
   applyPushed(records: VehicleRecords): void {
-    this.publish(records, false);
+    this.publish(freshRecords(records, this.recordTimes, Date.now()), false);
   }
 
   /** The v2 link's `Z` line: whether the car's module is connected to the server. */
@@ -216,7 +219,7 @@ export class OvmsVehicle implements Device {
       await this.syncPeer(priority);
     }
     if (slow) this.slowDue = started + config.interval * 0.9;
-    this.publish(records, true);
+    this.publish(freshRecords(records, this.recordTimes), true);
     this.setAvailability(true, "");
   }
 

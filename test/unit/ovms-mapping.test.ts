@@ -1,5 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { decodeVehicle, findVehicle, loadpointValues, toNumber } from "../../src/ovms/mapping.js";
+import {
+  decodeVehicle,
+  findVehicle,
+  freshRecords,
+  loadpointValues,
+  toNumber,
+} from "../../src/ovms/mapping.js";
 import { parsePushedRecord } from "../../src/ovms/records.js";
 import type { CarState } from "../../src/ovms/simulator-car.js";
 import { SimCar } from "../../src/ovms/simulator-car.js";
@@ -262,5 +268,23 @@ describe("planWrite", () => {
       error: "the car's module does not support start charge",
     });
     expect(interpretReply(command, { code: 11, result: 3, text: "" }).ok).toBe(false);
+  });
+});
+
+describe("record freshness", () => {
+  it("drops a polled record older than one already applied, so values never move backwards", () => {
+    const applied = new Map<string, number>();
+    const pushedAt = Date.parse("2025-05-01T10:00:07Z");
+    const pushed = freshRecords({ charge: { soc: "43" } }, applied, pushedAt);
+    expect(pushed.charge).toEqual({ soc: "43" });
+    // a REST answer built from the report before the push
+    const stale = freshRecords(
+      { charge: { soc: "42", m_msgtime_s: "2025-05-01 10:00:00" }, location: {} },
+      applied,
+    );
+    expect(stale.charge).toBeUndefined();
+    expect(stale.location).toEqual({});
+    const newer = freshRecords({ charge: { soc: "44", m_msgtime_s: "2025-05-01 10:00:12" } }, applied);
+    expect(newer.charge?.soc).toBe("44");
   });
 });
