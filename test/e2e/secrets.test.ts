@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { ClimkitSimulator } from "../../src/climkit/simulator.js";
 import { GoeSimulator } from "../../src/goe/simulator.js";
+import { OvmsSimulator } from "../../src/ovms/index.js";
 import { DaemonProcess } from "../helpers/daemon-process.js";
 import { MqttWatch } from "../helpers/mqtt-watch.js";
 import { freePort } from "../helpers/ports.js";
@@ -26,6 +27,8 @@ const SECRETS = {
   mqttPassword: "Mq-p4ss/w0rd+with&odd=chars",
   climkitPassword: "Cl1mk1t-S3cret!pw",
   climkitWrongPassword: "N0t-the-Climkit-pw#",
+  ovmsPassword: "0vms-S3cret&pass",
+  ovmsPin: "48213579",
 };
 const WATCHER = { username: "watcher", password: "watcher-pass-0" };
 
@@ -83,6 +86,8 @@ class AuthMosquitto {
 let broker: AuthMosquitto;
 let goe: GoeSimulator;
 let climkit: ClimkitSimulator;
+let ovms: OvmsSimulator;
+let ovmsUrls: { restUrl: string; commandsUrl: string };
 let httpPort: number;
 
 beforeAll(async () => {
@@ -96,10 +101,17 @@ beforeAll(async () => {
   await goe.start();
   climkit = new ClimkitSimulator({ users: [{ username: "api-user", password: SECRETS.climkitPassword }] });
   await climkit.start();
+  ovms = new OvmsSimulator({
+    username: "ovms-user",
+    password: SECRETS.ovmsPassword,
+    vehicles: [{ id: "DEMO" }],
+  });
+  ovmsUrls = await ovms.start();
   httpPort = await freePort();
 });
 
 afterAll(async () => {
+  await ovms?.stop();
   await climkit?.stop();
   await goe?.stop();
   await broker?.stop();
@@ -152,11 +164,21 @@ describe("secrets", () => {
         { username: "api-user", password: "${CLIMKIT_PASSWORD}", url: climkit.url },
         { username: "other-user", password: SECRETS.climkitWrongPassword, url: climkit.url },
       ],
+      ovms: [
+        {
+          url: ovmsUrls.restUrl,
+          username: "ovms-user",
+          password: "${OVMS_PASSWORD}",
+          commands: ovmsUrls.commandsUrl,
+          vehicles: [{ id: "DEMO", name: "car", pin: SECRETS.ovmsPin }],
+        },
+      ],
     };
     const env = {
       MQTT_PASSWORD: SECRETS.mqttPassword,
       GOE_TOKEN: SECRETS.goeToken,
       CLIMKIT_PASSWORD: SECRETS.climkitPassword,
+      OVMS_PASSWORD: SECRETS.ovmsPassword,
     };
     const watch = await MqttWatch.connect(
       `mqtt://${WATCHER.username}:${WATCHER.password}@127.0.0.1:${broker.port}`,
@@ -169,6 +191,7 @@ describe("secrets", () => {
       await watch.waitForValue(`${ROOT}/loadpoints/2/error`, (error) => /401/.test(error));
       await waitFor(() => climkit.issuedTokens().length > 0, 15_000, "a Climkit login");
       await waitFor(() => climkit.requests.some((r) => r.path.includes("site_data")), 15_000, "Climkit data");
+      await watch.waitForValue(`${ROOT}/vehicles/car/online`, "true");
 
       // failures that carry upstream bodies and URLs into errors
       goe.fault("900001", { status: 500, times: 1 });
@@ -181,8 +204,11 @@ describe("secrets", () => {
       client.publish(`${ROOT}/loadpoints/1/maxCurrent/set`, SECRETS.goeToken, { qos: 1 });
       client.publish(`${ROOT}/loadpoints/1/goe/cak/set`, JSON.stringify(SECRETS.goeToken), { qos: 1 });
       client.publish(`${ROOT}/loadpoints/1/goe/fna/set`, `name ${SECRETS.mqttPassword}`, { qos: 1 });
+      // OVMS commands go over the v2 protocol, which logs in with the password
+      client.publish(`${ROOT}/vehicles/car/chargeCurrent/set`, "13", { qos: 1 });
+      client.publish(`${ROOT}/vehicles/car/locked/set`, "true", { qos: 1 });
       await waitFor(
-        () => watch.messages.filter((m) => m.topic.endsWith("/result")).length >= 4,
+        () => watch.messages.filter((m) => m.topic.endsWith("/result")).length >= 6,
         10_000,
         "the answers",
       );
@@ -197,7 +223,7 @@ describe("secrets", () => {
       const secrets = [...Object.values(SECRETS), ...climkit.issuedTokens()];
       // the writes this test published are its own input; the bridge only ever clears /set topics
       const ours = watch.messages.filter((m) => m.topic.endsWith("/set"));
-      expect(ours.filter((m) => m.payload !== "").length).toBe(4);
+      expect(ours.filter((m) => m.payload !== "").length).toBe(6);
       const topics = watch.messages
         .filter((m) => !m.topic.endsWith("/set"))
         .map((m) => `${m.topic} ${m.payload}`)
@@ -217,6 +243,7 @@ describe("secrets", () => {
       ).toBe(true);
       expect(topics).toContain("***");
       expect(daemon.text).toMatch(/login refused/);
+      expect(ovms.commandLog.some((line) => line.startsWith("C15"))).toBe(true);
       expect(daemon.text).toMatch(/401/);
     } finally {
       await daemon.stop();
