@@ -89,9 +89,9 @@ export class OvmsSource implements Source {
   async start(sink: Sink): Promise<void> {
     const v2 = this.context.v2;
     if (v2) {
-      v2.onRecord((vehicleId, code, data) => {
+      v2.onRecord((vehicleId, code, data, live) => {
         const records = parsePushedRecord(code, data);
-        if (records) this.vehicleById(vehicleId)?.applyPushed(records);
+        if (records) this.vehicleById(vehicleId)?.applyPushed(records, live);
       });
       v2.onCarConnected((vehicleId, connected) => this.vehicleById(vehicleId)?.setModuleConnected(connected));
     }

@@ -26,6 +26,8 @@ export interface V2ClientOptions {
   reconnectMaxMs?: number;
 }
 
+export type RecordListener = (vehicleId: string, code: string, data: string, live: boolean) => void;
+
 export type CommandFailure = "timeout" | "unreachable" | "dropped" | "stopped";
 
 export class CommandError extends Error {
@@ -50,6 +52,8 @@ interface Channel {
   pending: Pending[];
   /** From the `Z` lines: whether the car's module is connected to the server. */
   carConnected: boolean | undefined;
+  /** From login to the first `T` line the server replays the car's stored records, of any age. */
+  replaying: boolean;
 }
 
 /** How long a timed-out command's late reply is still expected (and dropped when it comes). */
@@ -57,14 +61,18 @@ const LATE_REPLY_MS = 5 * 60_000;
 
 export class OvmsV2Client {
   private readonly channels = new Map<string, Channel>();
-  private readonly recordListeners = new Set<(vehicleId: string, code: string, data: string) => void>();
+  private readonly recordListeners = new Set<RecordListener>();
   private readonly carListeners = new Set<(vehicleId: string, connected: boolean) => void>();
   private stopped = false;
 
   constructor(private readonly options: V2ClientOptions) {}
 
-  /** Lines the server pushes unasked (S, D, L, W, F, T, …), per vehicle. */
-  onRecord(listener: (vehicleId: string, code: string, data: string) => void): void {
+  /**
+   * Lines the server pushes unasked (S, D, L, W, F, T, …), per vehicle. `live` is false for the
+   * stored records the server replays right after login (up to its `T<age>` line): they may be
+   * hours old. Later records are the car's reports as they arrive.
+   */
+  onRecord(listener: RecordListener): void {
     this.recordListeners.add(listener);
   }
 
@@ -157,7 +165,12 @@ export class OvmsV2Client {
     let channel = this.channels.get(vehicleId);
     if (channel) return channel;
     const options = this.options;
-    const created: Channel = { pending: [], carConnected: undefined, link: undefined as unknown as V2Link };
+    const created: Channel = {
+      pending: [],
+      carConnected: undefined,
+      replaying: false,
+      link: undefined as unknown as V2Link,
+    };
     created.link = new V2Link(
       {
         url: options.url,
@@ -175,6 +188,7 @@ export class OvmsV2Client {
       {
         line: (code, data) => this.line(vehicleId, created, code, data),
         state: (up) => {
+          created.replaying = up;
           if (up) return;
           created.carConnected = undefined;
           this.failAll(
@@ -206,7 +220,8 @@ export class OvmsV2Client {
       for (const listener of this.carListeners) listener(vehicleId, connected);
       return;
     }
-    for (const listener of this.recordListeners) listener(vehicleId, code, data);
+    if (code === "T") channel.replaying = false;
+    for (const listener of this.recordListeners) listener(vehicleId, code, data, !channel.replaying);
   }
 
   private reply(channel: Channel, reply: CommandReply): void {

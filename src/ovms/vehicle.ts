@@ -124,9 +124,15 @@ export class OvmsVehicle implements Device {
     this.modeChanged(wasActive);
   }
 
-  /** Records pushed on the v2 link: fresher than any poll. */
-  applyPushed(records: VehicleRecords): void {
-    this.publish(freshRecords(records, this.recordTimes, Date.now()), false);
+  /**
+   * Records pushed on the v2 link. A live one is the car's report as it arrives: fresher than
+   * any poll, and its S record is 0 s old. The ones the server replays at login are its stored
+   * records, of any age: they carry no time, so they must not make the polled ones look older
+   * (that would hide the age of a sleeping car's data, which only a poll tells).
+   */
+  applyPushed(records: VehicleRecords, live = true): void {
+    const fresh = freshRecords(records, this.recordTimes, live ? Date.now() : undefined);
+    this.publish(fresh, false, live && fresh.charge ? { messageAge: 0 } : {});
   }
 
   /** The v2 link's `Z` line: whether the car's module is connected to the server. */
@@ -246,12 +252,12 @@ export class OvmsVehicle implements Device {
     }
   }
 
-  private publish(records: VehicleRecords, polled: boolean): void {
+  private publish(records: VehicleRecords, polled: boolean, extra: Values = {}): void {
     const sink = this.sink;
     if (!sink) return;
     const decoded = decodeVehicle(records, this.units);
     if (decoded.units) this.units = decoded.units;
-    const values: Values = decoded.values;
+    const values: Values = { ...decoded.values, ...extra };
     if (Object.keys(values).length > 0) sink.values(this.topic, values);
     if (this.config.loadpoint !== undefined) {
       sink.values(`loadpoints/${this.config.loadpoint}`, loadpointValues(values, this.name));
