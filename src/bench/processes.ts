@@ -203,10 +203,12 @@ export class Subscriber {
     return this.received.filter((message) => message.wall >= since && message.wall < until);
   }
 
-  async waitFor(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  async waitFor(check: () => boolean, timeoutMs: number, what: string | (() => string)): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (!check()) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      if (Date.now() > deadline) {
+        throw new Error(`timed out waiting for ${typeof what === "string" ? what : what()}`);
+      }
       await sleep(50);
     }
   }
