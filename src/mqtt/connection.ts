@@ -5,6 +5,7 @@ import mqtt, {
   type IClientPublishOptions,
   type IPublishPacket,
   type MqttClient,
+  UniqueMessageIdProvider,
 } from "mqtt";
 import type { Logger } from "../util/log.js";
 
@@ -77,6 +78,11 @@ export class MqttConnection extends EventEmitter<{ connect: []; disconnect: [] }
       resubscribe: false, // subscriptions are made again in onConnect, before the state is republished
       rejectUnauthorized: options.rejectUnauthorized,
       will: { topic: options.statusTopic, payload: Buffer.from("offline"), qos: 1, retain: true },
+      // the default provider hands out ids round-robin without checking which are still in
+      // flight: a republish of a large state (1000 chargers with discovery: ~76k QoS 1
+      // messages) wraps past 65535 and acks get matched to the wrong message. This one waits
+      // for a free id instead.
+      messageIdProvider: new UniqueMessageIdProvider(),
     };
     if (options.ca) clientOptions.ca = readFileSync(options.ca);
     if (options.cert) clientOptions.cert = readFileSync(options.cert);
