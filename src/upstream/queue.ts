@@ -21,13 +21,16 @@ export function allQueues(): Iterable<UpstreamQueue> {
 
 /**
  * The one path to an upstream host or account: tasks run one at a time, in priority order,
- * and two starts are never closer than `minSpacingMs`. Spacing is measured on the monotonic
- * clock from the previous start, so a window boundary can never let two requests through
- * back to back (p-queue's own interval cap counts per window).
+ * and a task starts no sooner than `minSpacingMs` after the previous one ENDED. Upstreams
+ * count requests as they arrive: measured from the previous start, a first request slowed
+ * by a TLS handshake could arrive less than the spacing before the next (Climkit answers
+ * 429 then). Measured from its answer, the server has seen the previous request before the
+ * spacing begins. The monotonic clock is used, and no window boundary can let two requests
+ * through back to back (p-queue's own interval cap counts per window).
  */
 export class UpstreamQueue {
   private readonly queue = new PQueue({ concurrency: 1 });
-  private lastStart = Number.NEGATIVE_INFINITY;
+  private lastEnd = Number.NEGATIVE_INFINITY;
   private lastWait = 0;
 
   constructor(
@@ -41,11 +44,15 @@ export class UpstreamQueue {
     const enqueued = performance.now();
     return this.queue.add(
       async () => {
-        const wait = this.lastStart + this.minSpacingMs - performance.now();
+        const wait = this.lastEnd + this.minSpacingMs - performance.now();
         if (wait > 0) await sleep(wait);
-        this.lastStart = performance.now();
-        this.lastWait = this.lastStart - enqueued;
-        return task();
+        const started = performance.now();
+        this.lastWait = started - enqueued;
+        try {
+          return await task();
+        } finally {
+          this.lastEnd = performance.now();
+        }
       },
       { priority },
     ) as Promise<T>;
