@@ -12,9 +12,9 @@ import { waitFor } from "../helpers/recording-sink.js";
 
 // OVMS server failures, one server (simulator) per kind, all at once, next to a healthy server
 // and a go-e charger. In-process, with the sources built here: the configuration keeps OVMS
-// polls at least 5 s apart and all simulators share one host (127.0.0.1), whose REST queue
-// spaces requests 2 s apart, which would make this test take minutes. Polls here are 1 s
-// apart with a 1 s timeout and 20 ms spacing; everything else is the real daemon.
+// polls at least 5 s apart and spaces the requests to a server 2 s apart, which would make
+// this test take minutes. Polls here are 1 s apart with a 1 s timeout and 20 ms spacing;
+// everything else is the real daemon.
 
 const ROOT = "ev2mqtt";
 const PASSWORD = "ovms-fault-Pw7?";
@@ -50,8 +50,15 @@ beforeAll(async () => {
   goe = new GoeSimulator({ chargers: [{ serial: "810001", mode: "local", carConnected: true }] });
   await goe.start();
   for (let index = 0; index <= CASES.length; index++) {
+    // a loopback address of its own per server: accounts on one host share one REST queue (the
+    // server's rate limit counts per client address), and separate servers have separate hosts
     sims.push(
-      new OvmsSimulator({ username: `user${index}`, password: PASSWORD, vehicles: [{ id: "DEMO" }] }),
+      new OvmsSimulator({
+        username: `user${index}`,
+        password: PASSWORD,
+        vehicles: [{ id: "DEMO" }],
+        host: `127.0.0.${index + 2}`,
+      }),
     );
   }
   const urls: string[] = [];
@@ -136,8 +143,7 @@ describe("OVMS upstream faults, all at once, against one daemon", () => {
       0,
     );
     const healthyBefore = sims[0]!.requests;
-    await new Promise((resolve) => setTimeout(resolve, 1500));
-    expect(sims[0]!.requests).toBeGreaterThan(healthyBefore);
+    await waitFor(() => sims[0]!.requests > healthyBefore, 5000, "the healthy server polled again");
 
     for (const sim of sims) sim.clearFaults();
     await waitUntil(
