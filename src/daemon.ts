@@ -149,16 +149,18 @@ export class Daemon {
 
   /** Stops in reverse order: writes answered, sources stopped, `status offline`, broker closed. */
   async stop(): Promise<void> {
-    await this.router?.stop();
-    await Promise.all(
-      this.sources.map((source) =>
+    // writes under way need their source to finish them: stop taking writes and stop the
+    // sources (no new polls; their pending writes are finished) at the same time
+    await Promise.all([
+      this.router?.stop(),
+      ...this.sources.map((source) =>
         source
           .stop()
           .catch((error: Error) =>
             this.logger.warn({ source: source.name, err: error.message }, "stop failed"),
           ),
       ),
-    );
+    ]);
     for (const extension of [...this.extensions].reverse()) {
       await extension
         .stop()

@@ -23,7 +23,8 @@ const DEPTHS = [2, 3, 4, 5];
  * it): it is never acted on, only cleared and answered.
  */
 export class WriteRouter {
-  private readonly pending = new Set<Promise<void>>();
+  /** Writes under way, each with the answer to give if the bridge stops before it is done. */
+  private readonly pending = new Map<Promise<void>, () => Promise<void>>();
   private stopping = false;
   onWrite: ((event: WriteEvent) => void) | undefined;
 
@@ -42,11 +43,18 @@ export class WriteRouter {
     }
   }
 
-  /** Stops taking writes and waits (at most `timeoutMs`) for those under way to be answered. */
-  async stop(timeoutMs = 4000): Promise<void> {
+  /**
+   * Stops taking writes and waits (at most `timeoutMs`) for those under way. One still not
+   * done then is answered anyway: a user waiting on `/result` learns that the bridge stopped
+   * and must check the value, instead of hearing nothing.
+   */
+  async stop(timeoutMs = 3500): Promise<void> {
     this.stopping = true;
-    const all = Promise.all(this.pending);
-    await Promise.race([all, new Promise((resolve) => setTimeout(resolve, timeoutMs).unref())]);
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
+    await Promise.race([Promise.all(this.pending.keys()), deadline]);
+    clearTimeout(timer);
+    await Promise.all([...this.pending.values()].map((giveUp) => giveUp()));
   }
 
   private onMessage(topic: string, payloadBuffer: Buffer, packet: IPublishPacket): void {
@@ -68,10 +76,19 @@ export class WriteRouter {
       });
       return;
     }
-    const task = this.execute(valueTopic, payload).then((result) =>
-      this.answer(valueTopic, resultTopic, response, result),
+    let answered = false;
+    const answerOnce = (result: WriteResult) => {
+      if (answered) return Promise.resolve();
+      answered = true;
+      return this.answer(valueTopic, resultTopic, response, result);
+    };
+    const task = this.execute(valueTopic, payload).then(answerOnce);
+    this.pending.set(task, () =>
+      answerOnce({
+        ok: false,
+        error: "the bridge stopped before the upstream confirmed this write; check the value when it is back",
+      }),
     );
-    this.pending.add(task);
     void task.finally(() => this.pending.delete(task));
   }
 

@@ -35,10 +35,19 @@ export class Poller {
     this.schedule(0);
   }
 
-  async stop(): Promise<void> {
+  /**
+   * Stops polling. A poll under way is given `graceMs` to finish (an upstream that hangs
+   * until its timeout must not hold up a shutdown that has 5 s in all); a poll still running
+   * after that completes on its own and publishes nothing new that matters.
+   */
+  async stop(graceMs = 1500): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
-    await this.running;
+    const running = this.running;
+    if (!running) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([running, new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)))]);
+    clearTimeout(timer);
   }
 
   /** Changes the interval (OVMS polls faster while a car charges); takes effect at once. */

@@ -21,17 +21,20 @@ export function allQueues(): Iterable<UpstreamQueue> {
 
 /**
  * The one path to an upstream host or account: tasks run one at a time, in priority order,
- * and a task starts no sooner than `minSpacingMs` after the previous one ENDED. Upstreams
- * count requests as they arrive: measured from the previous start, a first request slowed
- * by a TLS handshake could arrive less than the spacing before the next (Climkit answers
- * 429 then). Measured from its answer, the server has seen the previous request before the
- * spacing begins. The monotonic clock is used, and no window boundary can let two requests
- * through back to back (p-queue's own interval cap counts per window).
+ * and a task starts no sooner than `minSpacingMs` after the previous one ENDED.
+ *
+ * - From its end, not its start: upstreams count requests as they arrive, and a request slowed
+ *   by a TLS handshake could otherwise arrive less than the spacing before the next (Climkit
+ *   answers 429 then). From the answer, the server has seen the previous request already.
+ * - The finished task keeps the slot for the spacing, and only then does the queue pick the
+ *   next task, by priority. A task that waited out the spacing itself would already have been
+ *   picked, and a write or read-back queued meanwhile would wait behind that poll.
+ * - Its caller gets the result at once; only the next task waits.
  */
 export class UpstreamQueue {
   private readonly queue = new PQueue({ concurrency: 1 });
-  private lastEnd = Number.NEGATIVE_INFINITY;
   private lastWait = 0;
+  private readonly closing = new AbortController();
 
   constructor(
     readonly name: string,
@@ -42,20 +45,20 @@ export class UpstreamQueue {
 
   run<T>(task: () => Promise<T>, priority: Priority = Priority.poll): Promise<T> {
     const enqueued = performance.now();
-    return this.queue.add(
-      async () => {
-        const wait = this.lastEnd + this.minSpacingMs - performance.now();
-        if (wait > 0) await sleep(wait);
-        const started = performance.now();
-        this.lastWait = started - enqueued;
-        try {
-          return await task();
-        } finally {
-          this.lastEnd = performance.now();
-        }
-      },
-      { priority },
-    ) as Promise<T>;
+    return new Promise<T>((resolve, reject) => {
+      void this.queue.add(
+        async () => {
+          this.lastWait = performance.now() - enqueued;
+          try {
+            resolve(await task());
+          } catch (error) {
+            reject(error);
+          }
+          await sleep(this.minSpacingMs, this.closing.signal);
+        },
+        { priority },
+      );
+    });
   }
 
   stats(): QueueStats {
@@ -70,6 +73,7 @@ export class UpstreamQueue {
   /** Drops waiting tasks (their promises never settle: callers stop first) and waits for the running one. */
   async close(): Promise<void> {
     this.queue.clear();
+    this.closing.abort();
     await this.queue.onIdle();
     queues.delete(this);
   }
