@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, it } from "vitest";
 import {
   type SimFault as ClimkitFault,
   ClimkitSimulator,
@@ -10,9 +10,9 @@ import { Daemon } from "../../src/daemon.js";
 import { createGoeSources } from "../../src/goe/charger.js";
 import { GoeSimulator } from "../../src/goe/simulator.js";
 import { silentLogger } from "../../src/util/log.js";
+import { runFaultMatrix } from "../helpers/fault-matrix.js";
 import { MqttWatch } from "../helpers/mqtt-watch.js";
 import { freePort } from "../helpers/ports.js";
-import { waitFor } from "../helpers/recording-sink.js";
 
 // Climkit failures, one account (each with its own simulator) per kind, all at once, next to
 // a healthy Climkit account and a go-e charger. The daemon runs in-process: the configuration
@@ -107,62 +107,23 @@ afterAll(async () => {
 
 const site = (index: number) => `${ROOT}/sites/${index + 1}`;
 
-async function waitUntil(check: () => boolean, timeoutMs: number, describe: () => string): Promise<void> {
-  try {
-    await waitFor(check, timeoutMs);
-  } catch {
-    throw new Error(`timed out after ${timeoutMs} ms waiting for ${describe()}`);
-  }
-}
-
 describe("Climkit upstream faults, all at once, against one daemon", () => {
   it("takes each failing account's site offline with its error, leaves the others alone, and recovers", async () => {
-    const all = sims.map((_, index) => index);
-    const state = () => all.map((index) => `${index}=${watch.value(`${site(index)}/online`)}`).join(" ");
-    await waitUntil(
-      () => all.every((index) => watch.value(`${site(index)}/online`) === "true"),
-      20_000,
-      () => `every site online (${state()})`,
-    );
-    const pvBefore = watch.value(`${site(0)}/pvPower`);
-    expect(pvBefore).toBeDefined();
-
-    for (const [index, testCase] of CASES.entries()) sims[index + 1]!.fault(testCase.fault);
-    await waitUntil(
-      () => CASES.every((_, index) => watch.value(`${site(index + 1)}/online`) === "false"),
-      20_000,
-      () => `every faulted site offline (${state()})`,
-    );
-    const problems: string[] = [];
-    for (const [index, testCase] of CASES.entries()) {
-      const text = watch.value(`${site(index + 1)}/error`) ?? "";
-      if (!testCase.error.test(text)) problems.push(`${testCase.name}: ${JSON.stringify(text)}`);
-      if (text.includes(PASSWORD)) problems.push(`${testCase.name}: the password is in the error`);
-    }
-    expect(problems).toEqual([]);
-
-    // the healthy account and the charger are not disturbed
-    const since = Date.now();
-    goe.update("800001", { amp: 13 });
-    await watch.waitForValue(`${ROOT}/loadpoints/1/maxCurrent`, "13", 5000);
-    await new Promise((resolve) => setTimeout(resolve, 3000));
-    expect(watch.value(`${site(0)}/online`)).toBe("true");
-    expect(watch.messages.filter((m) => m.topic === `${site(0)}/online` && m.payload !== "true")).toEqual([]);
-    expect(watch.countSince(since, (m) => m.topic === `${ROOT}/loadpoints/1/sessionEnergy`)).toBeGreaterThan(
-      0,
-    );
-    expect(sims[0]!.requests.filter((r) => r.time >= since).length).toBeGreaterThanOrEqual(1);
-
-    for (const sim of sims) sim.fault(undefined);
-    await waitUntil(
-      () =>
-        all.every(
-          (index) =>
-            watch.value(`${site(index)}/online`) === "true" && watch.value(`${site(index)}/error`) === "",
-        ),
-      25_000,
-      () => `every site back (${state()})`,
-    );
-    for (const index of all) expect(watch.value(`${site(index)}/pvPower`), `site ${index}`).toBe(pvBefore);
+    await runFaultMatrix({
+      watch,
+      device: site,
+      cases: CASES,
+      inject: (index, testCase) => sims[index]!.fault(testCase.fault),
+      clearAll: () => {
+        for (const sim of sims) sim.fault(undefined);
+      },
+      secret: PASSWORD,
+      goe,
+      goeSerial: "800001",
+      healthyRequests: () => sims[0]!.requests.length,
+      sampleKey: "pvPower",
+      sampleUnchanged: true,
+      root: ROOT,
+    });
   }, 58_000);
 });

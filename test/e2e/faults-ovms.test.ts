@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, it } from "vitest";
 import { parseConfig } from "../../src/config/load.js";
 import { Daemon } from "../../src/daemon.js";
 import { createGoeSources } from "../../src/goe/charger.js";
@@ -6,9 +6,9 @@ import { GoeSimulator } from "../../src/goe/simulator.js";
 import { createOvmsSources, OvmsSimulator } from "../../src/ovms/index.js";
 import type { SimFault } from "../../src/ovms/simulator.js";
 import { silentLogger } from "../../src/util/log.js";
+import { runFaultMatrix } from "../helpers/fault-matrix.js";
 import { MqttWatch } from "../helpers/mqtt-watch.js";
 import { freePort } from "../helpers/ports.js";
-import { waitFor } from "../helpers/recording-sink.js";
 
 // OVMS server failures, one server (simulator) per kind, all at once, next to a healthy server
 // and a go-e charger. In-process, with the sources built here: the configuration keeps OVMS
@@ -96,66 +96,23 @@ afterAll(async () => {
 
 const vehicle = (index: number) => `${ROOT}/vehicles/car${index}`;
 
-async function waitUntil(check: () => boolean, timeoutMs: number, describe: () => string): Promise<void> {
-  try {
-    await waitFor(check, timeoutMs);
-  } catch {
-    throw new Error(`timed out after ${timeoutMs} ms waiting for ${describe()}`);
-  }
-}
-
 describe("OVMS upstream faults, all at once, against one daemon", () => {
   it("takes each failing server's vehicle offline with its error, leaves the others alone, and recovers", async () => {
-    const all = sims.map((_, index) => index);
-    const state = () => all.map((index) => `${index}=${watch.value(`${vehicle(index)}/online`)}`).join(" ");
-    await waitUntil(
-      () => all.every((index) => watch.value(`${vehicle(index)}/online`) === "true"),
-      20_000,
-      () => `every vehicle online (${state()})`,
-    );
-    const socBefore = watch.value(`${vehicle(0)}/soc`);
-    expect(socBefore).toBeDefined();
-
-    for (const [index, testCase] of CASES.entries())
-      sims[index + 1]!.fault({ ...testCase.fault, times: FOREVER });
-    await waitUntil(
-      () => CASES.every((_, index) => watch.value(`${vehicle(index + 1)}/online`) === "false"),
-      20_000,
-      () => `every faulted vehicle offline (${state()})`,
-    );
-    const problems: string[] = [];
-    for (const [index, testCase] of CASES.entries()) {
-      const text = watch.value(`${vehicle(index + 1)}/error`) ?? "";
-      if (!testCase.error.test(text)) problems.push(`${testCase.name}: ${JSON.stringify(text)}`);
-      if (text.includes(PASSWORD)) problems.push(`${testCase.name}: the password is in the error`);
-    }
-    expect(problems).toEqual([]);
-
-    const since = Date.now();
-    goe.update("810001", { amp: 14 });
-    await watch.waitForValue(`${ROOT}/loadpoints/1/maxCurrent`, "14", 5000);
-    await new Promise((resolve) => setTimeout(resolve, 3000));
-    expect(watch.value(`${vehicle(0)}/online`)).toBe("true");
-    expect(watch.messages.filter((m) => m.topic === `${vehicle(0)}/online` && m.payload !== "true")).toEqual(
-      [],
-    );
-    expect(watch.countSince(since, (m) => m.topic === `${ROOT}/loadpoints/1/sessionEnergy`)).toBeGreaterThan(
-      0,
-    );
-    const healthyBefore = sims[0]!.requests;
-    await waitFor(() => sims[0]!.requests > healthyBefore, 5000, "the healthy server polled again");
-
-    for (const sim of sims) sim.clearFaults();
-    await waitUntil(
-      () =>
-        all.every(
-          (index) =>
-            watch.value(`${vehicle(index)}/online`) === "true" &&
-            watch.value(`${vehicle(index)}/error`) === "",
-        ),
-      25_000,
-      () => `every vehicle back (${state()})`,
-    );
-    for (const index of all) expect(watch.value(`${vehicle(index)}/soc`), `vehicle ${index}`).toBeDefined();
+    await runFaultMatrix({
+      watch,
+      device: vehicle,
+      cases: CASES,
+      inject: (index, testCase) => sims[index]!.fault({ ...testCase.fault, times: FOREVER }),
+      clearAll: () => {
+        for (const sim of sims) sim.clearFaults();
+      },
+      secret: PASSWORD,
+      goe,
+      goeSerial: "810001",
+      healthyRequests: () => sims[0]!.requests,
+      sampleKey: "soc",
+      sampleUnchanged: false,
+      root: ROOT,
+    });
   }, 58_000);
 });
