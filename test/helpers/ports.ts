@@ -1,14 +1,2 @@
-import { createServer } from "node:net";
-
-/** A TCP port that was free a moment ago (the OS picks it; never a fixed number). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
+// the product's own helper: tests and the benchmark take free ports the same way
+export { canConnect, freePort } from "../../src/util/net.js";
