@@ -93,10 +93,6 @@ export class Publisher {
     return this.state.get(fullTopic);
   }
 
-  /** Every topic the bridge currently holds a retained value for. */
-  topics(): IterableIterator<string> {
-    return this.state.keys();
-  }
 
   /** Publishes `status online` and the whole state; after a reconnect or a Home Assistant restart. */
   async republish(): Promise<void> {

@@ -78,8 +78,4 @@ export class UpstreamQueue {
     queues.delete(this);
   }
 
-  /** Resolves when nothing is waiting or running. */
-  idle(): Promise<void> {
-    return this.queue.onIdle();
-  }
 }
