@@ -93,7 +93,6 @@ export class Publisher {
     return this.state.get(fullTopic);
   }
 
-
   /** Publishes `status online` and the whole state; after a reconnect or a Home Assistant restart. */
   async republish(): Promise<void> {
     if (!this.connection.connected) return;

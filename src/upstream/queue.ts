@@ -77,5 +77,4 @@ export class UpstreamQueue {
     await this.queue.onIdle();
     queues.delete(this);
   }
-
 }
