@@ -5,7 +5,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import mqtt from "mqtt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { stringify } from "yaml";
 import { ClimkitSimulator } from "../../src/climkit/simulator.js";
 import { GoeSimulator } from "../../src/goe/simulator.js";
 import { OvmsSimulator } from "../../src/ovms/index.js";
