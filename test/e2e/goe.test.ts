@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { GoeSimulator } from "../../src/goe/simulator.js";
 import { DaemonProcess } from "../helpers/daemon-process.js";
 import { Mosquitto } from "../helpers/mosquitto.js";
@@ -63,6 +63,18 @@ beforeAll(async () => {
   watch = await MqttWatch.connect(broker.url, `${ROOT}/#`);
   daemon = startDaemon();
   await watch.waitForValue(`${ROOT}/status`, "online");
+});
+
+// a failure under load is hard to reproduce: leave what the daemon and the broker said
+afterEach((context) => {
+  if (context.task.result?.state !== "fail") return;
+  const notable = daemon
+    ?.logLines()
+    .filter((line) => Number(line.level) >= 40 || /MQTT/.test(String(line.msg)));
+  console.error(
+    `daemon warnings and MQTT events:\n${notable?.map((line) => JSON.stringify(line)).join("\n")}`,
+  );
+  console.error(`mosquitto log (tail):\n${broker?.log.join("").slice(-3000)}`);
 });
 
 afterAll(async () => {
