@@ -1,6 +1,5 @@
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { chmodSync, mkdtempSync, writeFileSync } from "node:fs";
-import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import mqtt from "mqtt";
@@ -9,6 +8,7 @@ import { ClimkitSimulator } from "../../src/climkit/simulator.js";
 import { GoeSimulator } from "../../src/goe/simulator.js";
 import { OvmsSimulator } from "../../src/ovms/index.js";
 import { DaemonProcess } from "../helpers/daemon-process.js";
+import { Mosquitto } from "../helpers/mosquitto.js";
 import { MqttWatch } from "../helpers/mqtt-watch.js";
 import { freePort } from "../helpers/ports.js";
 import { waitFor } from "../helpers/recording-sink.js";
@@ -31,58 +31,18 @@ const SECRETS = {
 };
 const WATCHER = { username: "watcher", password: "watcher-pass-0" };
 
-/** A mosquitto that checks passwords (the test helper's one lets anybody in). */
-class AuthMosquitto {
-  private constructor(
-    readonly port: number,
-    private readonly child: ChildProcess,
-  ) {}
-
-  static async start(users: Array<{ username: string; password: string }>): Promise<AuthMosquitto> {
-    const dir = mkdtempSync(join(tmpdir(), "ev2mqtt-secrets-"));
-    const passwords = join(dir, "passwords");
-    writeFileSync(passwords, "");
-    // mosquitto started as root reads the file as the mosquitto user, after dropping privileges
-    chmodSync(dir, 0o755);
-    for (const user of users)
-      execFileSync("mosquitto_passwd", ["-b", passwords, user.username, user.password]);
-    const port = await freePort();
-    const config = join(dir, "mosquitto.conf");
-    writeFileSync(
-      config,
-      `listener ${port} 127.0.0.1\nallow_anonymous false\npassword_file ${passwords}\npersistence false\n`,
-    );
-    const child = spawn("/usr/sbin/mosquitto", ["-c", config], { stdio: "ignore" });
-    await waitFor(
-      () =>
-        new Promise<boolean>((resolve) => {
-          const socket = connect(port, "127.0.0.1");
-          socket.once("connect", () => {
-            socket.destroy();
-            resolve(true);
-          });
-          socket.once("error", () => resolve(false));
-        }),
-      10_000,
-      "mosquitto listening",
-    );
-    return new AuthMosquitto(port, child);
-  }
-
-  get url(): string {
-    return `mqtt://127.0.0.1:${this.port}`;
-  }
-
-  async stop(): Promise<void> {
-    if (this.child.exitCode !== null) return;
-    await new Promise<void>((resolve) => {
-      this.child.once("exit", () => resolve());
-      this.child.kill("SIGTERM");
-    });
-  }
+/** mosquitto with a password file: the bridge's MQTT password is really checked. */
+async function startAuthMosquitto(users: Array<{ username: string; password: string }>): Promise<Mosquitto> {
+  const dir = mkdtempSync(join(tmpdir(), "ev2mqtt-secrets-"));
+  const passwords = join(dir, "passwords");
+  writeFileSync(passwords, "");
+  // mosquitto started as root reads the file as the mosquitto user, after dropping privileges
+  chmodSync(dir, 0o755);
+  for (const user of users) execFileSync("mosquitto_passwd", ["-b", passwords, user.username, user.password]);
+  return Mosquitto.start(`allow_anonymous false\npassword_file ${passwords}\n`);
 }
 
-let broker: AuthMosquitto;
+let broker: Mosquitto;
 let goe: GoeSimulator;
 let climkit: ClimkitSimulator;
 let ovms: OvmsSimulator;
@@ -90,7 +50,7 @@ let ovmsUrls: { restUrl: string; commandsUrl: string };
 let httpPort: number;
 
 beforeAll(async () => {
-  broker = await AuthMosquitto.start([{ username: "bridge", password: SECRETS.mqttPassword }, WATCHER]);
+  broker = await startAuthMosquitto([{ username: "bridge", password: SECRETS.mqttPassword }, WATCHER]);
   goe = new GoeSimulator({
     chargers: [
       { serial: "900001", token: SECRETS.goeToken, carConnected: true },

@@ -16,14 +16,29 @@ export class Mosquitto {
     private readonly configFile: string,
   ) {}
 
-  static async start(): Promise<Mosquitto> {
-    const port = await freePort();
-    const dir = mkdtempSync(join(tmpdir(), "ev2mqtt-mosquitto-"));
-    const configFile = join(dir, "mosquitto.conf");
-    writeFileSync(configFile, `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\n`);
-    const broker = new Mosquitto(port, configFile);
-    await broker.restart();
-    return broker;
+  /**
+   * A free port is free only until someone binds it: a test file running in parallel may get
+   * the same number. Losing that race shows as our mosquitto exiting; then try another port.
+   */
+  static async start(
+    /** Extra mosquitto.conf lines; the default lets anyone in. */
+    access = "allow_anonymous true\n",
+  ): Promise<Mosquitto> {
+    let lastError: unknown;
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const port = await freePort();
+      const dir = mkdtempSync(join(tmpdir(), "ev2mqtt-mosquitto-"));
+      const configFile = join(dir, "mosquitto.conf");
+      writeFileSync(configFile, `listener ${port} 127.0.0.1\n${access}persistence false\n`);
+      const broker = new Mosquitto(port, configFile);
+      try {
+        await broker.restart();
+        return broker;
+      } catch (error) {
+        lastError = error;
+      }
+    }
+    throw lastError;
   }
 
   get url(): string {
@@ -40,7 +55,17 @@ export class Mosquitto {
     this.process = child;
     const deadline = Date.now() + 10_000;
     while (Date.now() < deadline) {
-      if (await canConnect(this.port)) return;
+      // someone answering on the port is not enough: it must be this broker, still running
+      if (child.exitCode !== null) {
+        this.process = undefined;
+        throw new Error(`mosquitto exited on port ${this.port}: ${this.log.join("")}`);
+      }
+      if (await canConnect(this.port)) {
+        // a broker that lost the port exits right after its bind fails
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        if (child.exitCode === null) return;
+        continue;
+      }
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
     throw new Error(`mosquitto did not start on port ${this.port}: ${this.log.join("")}`);
