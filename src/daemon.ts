@@ -49,6 +49,9 @@ export class Daemon {
   private publisher: Publisher | undefined;
   private router: WriteRouter | undefined;
   private sources: Source[] = [];
+  /** Sources that follow whether a car is connected at a loadpoint, and what they last heard. */
+  private loadpointObservers: Array<Source & LoadpointObserver> = [];
+  private readonly carConnected = new Map<string, boolean>();
   private extensions: Extension[] = [];
   private readonly devices = new Map<string, Device>();
   private readonly availability = new Map<string, { online: boolean; error: string }>();
@@ -103,6 +106,7 @@ export class Daemon {
     publisher.start();
     router.start();
     this.sources = this.makeSources(config, logger);
+    this.loadpointObservers = this.sources.filter(observesLoadpoints);
     publisher.set("loadpoints", config.goe.length);
 
     const context: BridgeContext = {
@@ -189,12 +193,13 @@ export class Daemon {
       },
       values: (topic: string, values: Values) => {
         this.publisher?.values(topic, values);
-        if (typeof values.connected === "boolean" && topic.startsWith("loadpoints/")) {
-          const loadpoint = Number(topic.split("/")[1]);
-          for (const source of this.sources) {
-            if (observesLoadpoints(source)) source.setLoadpointConnected(loadpoint, values.connected);
-          }
-        }
+        // every charger poll carries `connected`: pass on only a change, and only to observers
+        const connected = values.connected;
+        if (typeof connected !== "boolean" || this.loadpointObservers.length === 0) return;
+        if (!topic.startsWith("loadpoints/") || this.carConnected.get(topic) === connected) return;
+        this.carConnected.set(topic, connected);
+        const loadpoint = Number(topic.split("/")[1]);
+        for (const observer of this.loadpointObservers) observer.setLoadpointConnected(loadpoint, connected);
       },
       availability: (topic, online, error) => {
         this.availability.set(topic, { online, error });
