@@ -3,9 +3,44 @@ import type { BridgeContext } from "../extension.js";
 import type { WriteEvent } from "../mqtt/writes.js";
 import { kindOfStatus } from "../upstream/errors.js";
 import { type HttpEvent, observeHttp } from "../upstream/http.js";
-import { allQueues } from "../upstream/queue.js";
+import { allQueues, type QueueStats } from "../upstream/queue.js";
 
 const PREFIX = "ev2mqtt_";
+
+/** A gauge with one series per upstream queue, read from its stats at scrape time. */
+function queueGauge(
+  registers: Registry[],
+  name: string,
+  help: string,
+  read: (stats: QueueStats) => number,
+): void {
+  new Gauge({
+    name: `${PREFIX}${name}`,
+    help,
+    labelNames: ["queue"],
+    registers,
+    collect() {
+      this.reset();
+      for (const queue of allQueues()) {
+        const stats = queue.stats();
+        this.set({ queue: stats.name }, read(stats));
+      }
+    },
+  });
+}
+
+/** A counter that mirrors a running total kept elsewhere (the MQTT connection counts its messages). */
+function mirroredCounter(registers: Registry[], name: string, help: string, read: () => number): void {
+  new Counter({
+    name: `${PREFIX}${name}`,
+    help,
+    registers,
+    collect() {
+      this.reset();
+      this.inc(read());
+    },
+  });
+}
 
 /**
  * The bridge's Prometheus metrics, in a registry of its own (never prom-client's global one,
@@ -50,50 +85,30 @@ export class BridgeMetrics {
     });
     for (const result of ["ok", "refused"]) this.writes.inc({ result }, 0);
 
-    new Gauge({
-      name: `${PREFIX}queue_depth`,
-      help: "Upstream requests waiting or running, per upstream queue",
-      labelNames: ["queue"],
+    queueGauge(
       registers,
-      collect() {
-        this.reset();
-        for (const queue of allQueues()) {
-          const stats = queue.stats();
-          this.set({ queue: stats.name }, stats.waiting + stats.running);
-        }
-      },
-    });
-    new Gauge({
-      name: `${PREFIX}queue_wait_seconds`,
-      help: "How long the latest request of each upstream queue waited for its turn",
-      labelNames: ["queue"],
+      "queue_depth",
+      "Upstream requests waiting or running, per upstream queue",
+      (stats) => stats.waiting + stats.running,
+    );
+    queueGauge(
       registers,
-      collect() {
-        this.reset();
-        for (const queue of allQueues()) {
-          const stats = queue.stats();
-          this.set({ queue: stats.name }, stats.lastWaitMs / 1000);
-        }
-      },
-    });
-    new Counter({
-      name: `${PREFIX}mqtt_messages_published_total`,
-      help: "MQTT messages the bridge published",
+      "queue_wait_seconds",
+      "How long the latest request of each upstream queue waited for its turn",
+      (stats) => stats.lastWaitMs / 1000,
+    );
+    mirroredCounter(
       registers,
-      collect() {
-        this.reset();
-        this.inc(connection.published);
-      },
-    });
-    new Counter({
-      name: `${PREFIX}mqtt_messages_received_total`,
-      help: "MQTT messages the bridge received",
+      "mqtt_messages_published_total",
+      "MQTT messages the bridge published",
+      () => connection.published,
+    );
+    mirroredCounter(
       registers,
-      collect() {
-        this.reset();
-        this.inc(connection.received);
-      },
-    });
+      "mqtt_messages_received_total",
+      "MQTT messages the bridge received",
+      () => connection.received,
+    );
     new Gauge({
       name: `${PREFIX}mqtt_connected`,
       help: "1 while the broker connection is up",
