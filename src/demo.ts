@@ -1,10 +1,10 @@
-import { ClimkitSimulator } from "./climkit/simulator.js";
+import { ClimkitSimulator } from "./climkit/simulator/server.js";
 import { ConfigError, loadConfig, parseConfig } from "./config/load.js";
 import type { Config } from "./config/schema.js";
 import { Daemon } from "./daemon.js";
-import { GoeSimulator } from "./goe/simulator.js";
+import { GoeSimulator } from "./goe/simulator/server.js";
 import { splitHostPort } from "./mqtt/broker.js";
-import { OvmsSimulator } from "./ovms/simulator.js";
+import { OvmsSimulator } from "./ovms/simulator/server.js";
 import { runDaemon } from "./run.js";
 import { createLogger } from "./util/log.js";
 

@@ -5,7 +5,7 @@ import { cpus, totalmem } from "node:os";
 import { join } from "node:path";
 import mqtt from "mqtt";
 import { STATUS_KEYS } from "../goe/mapping.js";
-import { GoeSimulator } from "../goe/simulator.js";
+import { GoeSimulator } from "../goe/simulator/server.js";
 import { type BenchBroker, startBroker } from "./broker.js";
 import { type ProcFigures, ProcWindow, percentile } from "./proc.js";
 import { DaemonChild, FloorProcess, SimProcess, Subscriber, sleep } from "./processes.js";

@@ -1,4 +1,4 @@
-import { GoeSimulator } from "../goe/simulator.js";
+import { GoeSimulator } from "../goe/simulator/server.js";
 
 // The go-e simulator in a process of its own, so its CPU is not counted as the bridge's.
 // argv: <count> <first serial number>. IPC: sends {type:"ready", url}; answers

@@ -1,4 +1,4 @@
-import { ClimkitSimulator } from "../climkit/simulator.js";
+import { ClimkitSimulator } from "../climkit/simulator/server.js";
 import { createClimkitSources } from "../climkit/source.js";
 import { parseConfig } from "../config/load.js";
 import { createOvmsSources, OvmsSimulator } from "../ovms/index.js";

@@ -3,7 +3,7 @@ import { UpstreamQueue } from "../upstream/queue.js";
 import type { Logger } from "../util/log.js";
 import { OvmsSource, type OvmsSourceOptions } from "./source.js";
 
-export { OvmsSimulator, type OvmsSimulatorOptions } from "./simulator.js";
+export { OvmsSimulator, type OvmsSimulatorOptions } from "./simulator/server.js";
 export { OvmsSource, type OvmsSourceOptions } from "./source.js";
 
 export interface CreateOvmsOptions {

@@ -1,6 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ClimkitSimulator, defaultSite, type SimMeter, type SimSite } from "../../src/climkit/simulator.js";
-import { QUARTER } from "../../src/climkit/simulator-site.js";
+import {
+  ClimkitSimulator,
+  defaultSite,
+  type SimMeter,
+  type SimSite,
+} from "../../src/climkit/simulator/server.js";
+import { QUARTER } from "../../src/climkit/simulator/site.js";
 import { createClimkitSources } from "../../src/climkit/source.js";
 import { parseConfig } from "../../src/config/load.js";
 import { Daemon, type SourceFactory } from "../../src/daemon.js";

@@ -3,12 +3,12 @@ import {
   type SimFault as ClimkitFault,
   ClimkitSimulator,
   type SimSite,
-} from "../../src/climkit/simulator.js";
+} from "../../src/climkit/simulator/server.js";
 import { createClimkitSources } from "../../src/climkit/source.js";
 import { parseConfig } from "../../src/config/load.js";
 import { Daemon } from "../../src/daemon.js";
 import { createGoeSources } from "../../src/goe/charger.js";
-import { GoeSimulator } from "../../src/goe/simulator.js";
+import { GoeSimulator } from "../../src/goe/simulator/server.js";
 import { silentLogger } from "../../src/util/log.js";
 import { runFaultMatrix } from "../helpers/fault-matrix.js";
 import { MqttWatch } from "../helpers/mqtt-watch.js";

@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { GoeSimulator } from "../../src/goe/simulator.js";
+import { GoeSimulator } from "../../src/goe/simulator/server.js";
 import { DaemonProcess } from "../helpers/daemon-process.js";
 import { Mosquitto } from "../helpers/mosquitto.js";
 import { linesToMap, mosquittoPub, mosquittoSub } from "../helpers/mqtt-cli.js";

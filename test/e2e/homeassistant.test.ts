@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BridgeInfo } from "../../src/bridge-info.js";
 import { parseConfig } from "../../src/config/load.js";
 import { Daemon, defaultSources } from "../../src/daemon.js";
-import { GoeSimulator } from "../../src/goe/simulator.js";
+import { GoeSimulator } from "../../src/goe/simulator/server.js";
 import { HomeAssistantDiscovery } from "../../src/homeassistant/discovery.js";
 import { silentLogger } from "../../src/util/log.js";
 import { MqttWatch } from "../helpers/mqtt-watch.js";

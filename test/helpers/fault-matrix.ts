@@ -1,5 +1,5 @@
 import { expect } from "vitest";
-import type { GoeSimulator } from "../../src/goe/simulator.js";
+import type { GoeSimulator } from "../../src/goe/simulator/server.js";
 import type { MqttWatch } from "./mqtt-watch.js";
 import { waitFor } from "./recording-sink.js";
 

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { ClimkitSimulator, type SimSite } from "../../src/climkit/simulator.js";
-import { QUARTER } from "../../src/climkit/simulator-site.js";
+import { ClimkitSimulator, type SimSite } from "../../src/climkit/simulator/server.js";
+import { QUARTER } from "../../src/climkit/simulator/site.js";
 import { createClimkitSources } from "../../src/climkit/source.js";
 import type { ClimkitConfig } from "../../src/config/schema.js";
 import type { Source } from "../../src/source.js";

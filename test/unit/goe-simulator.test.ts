@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { STATUS_KEYS } from "../../src/goe/mapping.js";
-import { GOE_SIM_BODIES, GoeSimulator } from "../../src/goe/simulator.js";
+import { GOE_SIM_BODIES, GoeSimulator } from "../../src/goe/simulator/server.js";
 
 const CLOUD = "000001";
 const LOCAL = "000002";

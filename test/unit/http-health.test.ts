@@ -3,7 +3,7 @@ import { connect } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { parseConfig } from "../../src/config/load.js";
 import { Daemon } from "../../src/daemon.js";
-import { GoeSimulator } from "../../src/goe/simulator.js";
+import { GoeSimulator } from "../../src/goe/simulator/server.js";
 import { parseListen } from "../../src/http/health-server.js";
 import { silentLogger } from "../../src/util/log.js";
 import { freePort } from "../helpers/ports.js";

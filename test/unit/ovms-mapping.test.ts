@@ -7,9 +7,9 @@ import {
   toNumber,
 } from "../../src/ovms/mapping.js";
 import { parsePushedRecord } from "../../src/ovms/records.js";
-import type { CarState } from "../../src/ovms/simulator-car.js";
-import { SimCar } from "../../src/ovms/simulator-car.js";
-import { chargeJson, statusJson, tpmsJson } from "../../src/ovms/simulator-json.js";
+import type { CarState } from "../../src/ovms/simulator/car.js";
+import { SimCar } from "../../src/ovms/simulator/car.js";
+import { chargeJson, statusJson, tpmsJson } from "../../src/ovms/simulator/json.js";
 import { interpretReply, planWrite, type WriteOptions } from "../../src/ovms/writes.js";
 
 // The /api/charge fragment of reference B3 (the demo car's S message run through the server code)

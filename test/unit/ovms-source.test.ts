@@ -3,7 +3,7 @@ import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import type { OvmsConfig } from "../../src/config/schema.js";
 import { createOvmsSources, type OvmsSource } from "../../src/ovms/index.js";
-import { OvmsSimulator, type OvmsSimulatorOptions } from "../../src/ovms/simulator.js";
+import { OvmsSimulator, type OvmsSimulatorOptions } from "../../src/ovms/simulator/server.js";
 import type { Logger } from "../../src/util/log.js";
 import { silentLogger } from "../../src/util/log.js";
 import { RecordingSink, waitFor } from "../helpers/recording-sink.js";

@@ -1,6 +1,6 @@
 import net from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { OvmsSimulator } from "../../src/ovms/simulator.js";
+import { OvmsSimulator } from "../../src/ovms/simulator/server.js";
 import { CommandError, OvmsV2Client, type V2ClientOptions } from "../../src/ovms/v2client.js";
 import { silentLogger } from "../../src/util/log.js";
 import { waitFor } from "../helpers/recording-sink.js";

@@ -2,7 +2,7 @@ import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseConfig } from "../../src/config/load.js";
 import { Daemon } from "../../src/daemon.js";
-import { GoeSimulator } from "../../src/goe/simulator.js";
+import { GoeSimulator } from "../../src/goe/simulator/server.js";
 import { silentLogger } from "../../src/util/log.js";
 import { MqttWatch } from "../helpers/mqtt-watch.js";
 import { freePort } from "../helpers/ports.js";

@@ -5,7 +5,7 @@
 // not connected; a wrong login closed without a word. Imports nothing of the product.
 
 import net from "node:net";
-import type { SimCar, StoredRecord } from "./simulator-car.js";
+import type { SimCar, StoredRecord } from "./car.js";
 
 export interface V2Backend {
   authenticate(username: string, password: string): boolean;

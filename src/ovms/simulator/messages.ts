@@ -1,7 +1,7 @@
 // The v2 messages a simulated car's module sends (S, D, L, and Y or W), in the field order of
 // the OVMS protocol docs and ApiHttpCore.pm. Part of the simulator: imports nothing of the product.
 
-import type { CarState, ChargeMode } from "./simulator-car.js";
+import type { CarState, ChargeMode } from "./car.js";
 
 export const MODE_NUMBERS: Record<ChargeMode, number> = { standard: 0, storage: 1, range: 3, performance: 4 };
 const STATE_NUMBERS: Record<string, number> = {

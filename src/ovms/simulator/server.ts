@@ -5,13 +5,13 @@
 
 import { randomUUID } from "node:crypto";
 import http from "node:http";
-import { type CarState, SimCar, type SimCarOptions } from "./simulator-car.js";
-import { Faults, RateLimiter, type SimFault } from "./simulator-gate.js";
-import { canonical, chargeJson, locationJson, statusJson, tpmsJson } from "./simulator-json.js";
-import { SimV2Server } from "./simulator-v2.js";
+import { type CarState, SimCar, type SimCarOptions } from "./car.js";
+import { Faults, RateLimiter, type SimFault } from "./gate.js";
+import { canonical, chargeJson, locationJson, statusJson, tpmsJson } from "./json.js";
+import { SimV2Server } from "./v2.js";
 
-export type { CarState, SimCarOptions } from "./simulator-car.js";
-export type { SimFault } from "./simulator-gate.js";
+export type { CarState, SimCarOptions } from "./car.js";
+export type { SimFault } from "./gate.js";
 
 export interface OvmsSimulatorOptions {
   username?: string;

@@ -1,7 +1,7 @@
 // The endpoints of the Climkit simulator once a request is authenticated: what each one
 // answers, in the shapes and time formats of the real service. Imports nothing of the product.
 
-import { formatLocal, local, QUARTER, type SimSite, type SiteModel } from "./simulator-site.js";
+import { formatLocal, local, QUARTER, type SimSite, type SiteModel } from "./site.js";
 
 export interface RouteContext {
   /** The sites the caller's account may see. */

@@ -4,7 +4,7 @@
 // records, so data is only as fresh as the car's last report. Time is read from an injectable
 // clock and everything advances lazily when the car is looked at.
 
-import { encodeMessages, MODE_NUMBERS, text } from "./simulator-messages.js";
+import { encodeMessages, MODE_NUMBERS, text } from "./messages.js";
 
 export type ChargeMode = "standard" | "storage" | "range" | "performance";
 

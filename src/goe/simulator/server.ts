@@ -7,14 +7,14 @@ import {
   STATUS_CODES,
 } from "node:http";
 import type { AddressInfo } from "node:net";
-import { GoeSimCharger, type GoeSimChargerOptions } from "./simulator-state.js";
+import { GoeSimCharger, type GoeSimChargerOptions } from "./state.js";
 
 // A stand-in for the go-e Cloud API v3 and the charger's local HTTP API, quirks included, for
 // the demo, the end-to-end tests and the benchmarks. Many chargers share one server: the
 // charger's base URL is `<server>/<serial>`. It imports nothing from the product on purpose,
 // so a bug in the bridge can never make the simulator agree with it.
 
-export type { GoeSimChargerOptions, GoeSimMode, GoeSimSetResult } from "./simulator-state.js";
+export type { GoeSimChargerOptions, GoeSimMode, GoeSimSetResult } from "./state.js";
 
 export interface GoeSimFault {
   status?: number;

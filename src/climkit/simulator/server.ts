@@ -7,11 +7,11 @@
 import { randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { route } from "./simulator-api.js";
-import { defaultSite, QUARTER, type SimSite, SiteModel } from "./simulator-site.js";
+import { route } from "./api.js";
+import { defaultSite, QUARTER, type SimSite, SiteModel } from "./site.js";
 
-export type { SimMeter, SimSensor, SimSite } from "./simulator-site.js";
-export { defaultSite } from "./simulator-site.js";
+export type { SimMeter, SimSensor, SimSite } from "./site.js";
+export { defaultSite } from "./site.js";
 
 export interface SimulatorOptions {
   /** Accounts; `sites` restricts what one sees (default: every site). */

@@ -3,7 +3,7 @@
 // value), computed counts and ages as numbers, `{}` when the record does not exist, sorted
 // keys and a trailing newline. Part of the simulator: imports nothing of the product.
 
-import type { StoredRecord } from "./simulator-car.js";
+import type { StoredRecord } from "./car.js";
 
 type Json = Record<string, unknown>;
 
