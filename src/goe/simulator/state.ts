@@ -1,4 +1,8 @@
 import { randomBytes } from "node:crypto";
+import { initialStatus } from "./initial.js";
+import { type Evaluation, evaluate, type LogicInput, VOLTS } from "./logic.js";
+import { PowerAverage } from "./power.js";
+import { SETTERS } from "./setters.js";
 
 // One simulated go-eCharger. Nothing runs on a timer: every read or write first advances the
 // state from the wall time elapsed since the last evaluation, so a thousand idle chargers cost
@@ -24,9 +28,6 @@ export type GoeSimSetResult =
   | { key: string; ok: true; value: unknown }
   | { key: string; ok: false; error: string };
 
-const VOLTS = 230;
-const MIN_AMPS = 6;
-const TPA_WINDOW_MS = 30_000;
 // fw 60.4: tcl falls back to null unless refreshed within 10 minutes
 const TCL_LIFETIME_MS = 600_000;
 const CABLE_AMPS = 32;
@@ -46,88 +47,6 @@ const COMPUTED = new Set([
   "loc",
 ]);
 
-interface Evaluation {
-  car: number;
-  alw: boolean;
-  acu: number | null;
-  modelStatus: number;
-  /** Amps per phase actually flowing, 0 when not charging. */
-  current: number;
-  phases: number;
-}
-
-interface Setter {
-  check(value: unknown, charger: GoeSimCharger): string | undefined;
-  apply?(value: unknown, charger: GoeSimCharger, now: number): void;
-  /** Write-only keys (ids, cak) do not show up in the status afterwards. */
-  writeOnly?: boolean;
-}
-
-function describe(value: unknown): string {
-  return JSON.stringify(value) ?? String(value);
-}
-
-/** A limit that is either fixed or read from the charger (amp's upper limit is ama). */
-type Bound = number | ((charger: GoeSimCharger) => number);
-
-function int(min: Bound, max: Bound) {
-  return (value: unknown, charger: GoeSimCharger): string | undefined => {
-    if (typeof value !== "number" || !Number.isInteger(value))
-      return `Expected integer, got ${describe(value)}`;
-    const low = typeof min === "number" ? min : min(charger);
-    const high = typeof max === "number" ? max : max(charger);
-    if (value < low || value > high) return `Value ${value} exceeds range ${low} to ${high}`;
-    return undefined;
-  };
-}
-
-function nullable(check: Setter["check"]): Setter["check"] {
-  return (value, charger) => (value === null ? undefined : check(value, charger));
-}
-
-// Error texts follow what the charger answers where it is known (fna, read-only keys, bad JSON).
-const SETTERS: Record<string, Setter> = {
-  amp: { check: int(MIN_AMPS, (charger) => charger.number("ama", 32)) },
-  ama: { check: int(MIN_AMPS, 32) },
-  frc: { check: int(0, 2) },
-  psm: { check: int(0, 2) },
-  lmo: { check: int(3, 5) },
-  acs: { check: int(0, 2) },
-  ust: { check: int(0, 2) },
-  fup: {
-    check: (value) => (typeof value === "boolean" ? undefined : `Expected bool, got ${describe(value)}`),
-  },
-  dwo: {
-    check: nullable((value) =>
-      typeof value === "number" && Number.isFinite(value) && value >= 0
-        ? undefined
-        : `Expected null or a number >= 0, got ${describe(value)}`,
-    ),
-  },
-  trx: { check: nullable(int(0, 10)) },
-  tcl: {
-    check: nullable(int(MIN_AMPS, 32)),
-    apply: (value, charger, now) => charger.setTemporaryLimit(value, now),
-  },
-  fna: {
-    check: (value) => {
-      if (typeof value !== "string") return `Expected string, got ${describe(value)}`;
-      if (value.length < 4 || value.length > 64) return `String length ${value.length} exceeds range 4 to 64`;
-      return undefined;
-    },
-  },
-  ids: {
-    check: (value) =>
-      value !== null && typeof value === "object" && !Array.isArray(value)
-        ? undefined
-        : `Expected object, got ${describe(value)}`,
-    apply: (value, charger) => charger.applyIds(value as Record<string, unknown>),
-    writeOnly: true,
-  },
-  // any value makes the charger generate a new cloud token: the old one stops working
-  cak: { check: () => undefined, apply: (_value, charger) => charger.regenerateToken(), writeOnly: true },
-};
-
 export class GoeSimCharger {
   readonly serial: string;
   readonly mode: GoeSimMode;
@@ -145,9 +64,7 @@ export class GoeSimCharger {
   private evaluatedAt: number;
   private readonly bootedAt: number;
   private tclExpiresAt: number | undefined;
-  private power = 0;
-  private tpaAtChange = 0;
-  private powerChangedAt: number;
+  private readonly power: PowerAverage;
   private evaluation!: Evaluation;
 
   constructor(options: GoeSimChargerOptions, now: number) {
@@ -160,53 +77,9 @@ export class GoeSimCharger {
     this.carPhases = options.phases ?? 3;
     this.evaluatedAt = now;
     this.bootedAt = now;
-    this.powerChangedAt = now - TPA_WINDOW_MS;
+    this.power = new PowerAverage(now);
     const ama = options.ama ?? 32;
-    // the idle shape of the fw 053.1 capture (reference A3), minus keys nobody reads
-    this.raw = {
-      acs: 0,
-      acu: null,
-      adi: true,
-      alw: false,
-      ama,
-      amp: options.amp ?? 16,
-      ara: true,
-      bac: true,
-      car: 1,
-      cbl: null,
-      cdi: { type: 1, value: 0 },
-      clp: [6, 10, 12, 14, 16],
-      dwo: null,
-      err: 0,
-      eto: 0,
-      fhz: 50.0,
-      fna: options.fna ?? `go-e-${options.serial}`,
-      frc: 0,
-      fup: false,
-      fwv: "055.8",
-      lmo: 3,
-      loc: "",
-      modelStatus: 15,
-      nrg: [],
-      pakku: null,
-      pgrid: null,
-      pha: [],
-      ppv: null,
-      psm: 0,
-      rbc: 7,
-      rbt: 9_578_733,
-      rssi: -58,
-      sse: options.serial,
-      tcl: null,
-      tma: [24.25, 28.25],
-      tpa: 0,
-      trx: null,
-      ust: 0,
-      utc: "",
-      var: ama > 16 ? 22 : 11,
-      wh: 0,
-      wst: 3,
-    };
+    this.raw = initialStatus(options, ama);
     this.refresh(now);
   }
 
@@ -231,8 +104,8 @@ export class GoeSimCharger {
         until = Math.max(this.tclExpiresAt, this.evaluatedAt);
       }
       const dwo = this.optionalNumber("dwo");
-      if (this.power > 0 && dwo !== undefined) {
-        const at = this.evaluatedAt + ((dwo - this.wh) / this.power) * 3_600_000;
+      if (this.power.power > 0 && dwo !== undefined) {
+        const at = this.evaluatedAt + ((dwo - this.wh) / this.power.power) * 3_600_000;
         if (at <= until) {
           until = Math.max(at, this.evaluatedAt);
           limitReached = true;
@@ -240,10 +113,12 @@ export class GoeSimCharger {
       }
       const elapsed = until - this.evaluatedAt;
       const energy =
-        limitReached && dwo !== undefined ? Math.max(0, dwo - this.wh) : (this.power * elapsed) / 3_600_000;
+        limitReached && dwo !== undefined
+          ? Math.max(0, dwo - this.wh)
+          : (this.power.power * elapsed) / 3_600_000;
       this.wh += energy;
       this.eto += energy;
-      if (this.power > 0) this.chargingMs += elapsed;
+      if (this.power.power > 0) this.chargingMs += elapsed;
       this.evaluatedAt = until;
       if (this.tclExpiresAt !== undefined && this.tclExpiresAt <= until) {
         this.raw.tcl = null;
@@ -269,9 +144,9 @@ export class GoeSimCharger {
       acu,
       modelStatus,
       cbl: this.connected ? this.cableAmps : null,
-      nrg: [VOLTS, VOLTS, VOLTS, 0, ...amps, ...watts, 0, this.power, ...pf, 0],
+      nrg: [VOLTS, VOLTS, VOLTS, 0, ...amps, ...watts, 0, this.power.power, ...pf, 0],
       pha: [...amps.map((amp) => amp > 0), true, true, true],
-      tpa: Math.round(this.tpa(now) * 10) / 10,
+      tpa: Math.round(this.power.average(now) * 10) / 10,
       wh: Math.round(this.wh * 1000) / 1000,
       eto: Math.floor(this.eto),
       cdi: { type: 1, value: Math.round(this.chargingMs) },
@@ -302,7 +177,7 @@ export class GoeSimCharger {
         results.push({ key, ok: true, value });
         continue;
       }
-      const setter = SETTERS[key];
+      const setter = SETTERS.get(key);
       if (!setter) {
         const error = key in known ? "tried to set api key without setter" : `unknown api key ${key}`;
         results.push({ key, ok: false, error });
@@ -402,79 +277,27 @@ export class GoeSimCharger {
       carPhases: this.carPhases,
       carFull: this.carFull,
       pvSurplusW: this.pvSurplusW,
-      powerW: this.power,
+      powerW: this.power.power,
       pinned: Object.fromEntries(this.pins),
     };
   }
 
   private refresh(now: number): void {
-    this.evaluation = this.evaluate();
-    const power = this.evaluation.current * this.evaluation.phases * VOLTS;
-    if (power !== this.power) {
-      this.tpaAtChange = this.tpa(now);
-      this.powerChangedAt = now;
-      this.power = power;
-    }
+    this.evaluation = evaluate(this.logicInput());
+    this.power.set(this.evaluation.current * this.evaluation.phases * VOLTS, now);
   }
 
-  /** The 30 s average power, assuming the average before the last change held steady. */
-  private tpa(now: number): number {
-    const since = now - this.powerChangedAt;
-    if (since >= TPA_WINDOW_MS) return this.power;
-    return (this.tpaAtChange * (TPA_WINDOW_MS - since) + this.power * since) / TPA_WINDOW_MS;
-  }
-
-  private evaluate(): Evaluation {
-    const frc = this.number("frc", 0);
-    const psm = this.number("psm", 0);
-    const phases = Math.min(this.carPhases, psm === 1 ? 1 : 3);
-    const limit = Math.min(
-      this.number("amp", 16),
-      this.number("ama", 32),
-      this.cableAmps,
-      this.optionalNumber("tcl") ?? Number.POSITIVE_INFINITY,
-    );
-    if (!this.connected) {
-      return { car: 1, alw: false, acu: null, modelStatus: modelStatusOfForce(frc), current: 0, phases: 0 };
-    }
-    let allowed = true;
-    let current = limit;
-    let modelStatus = 15;
-    let limitReached = false;
-    const dwo = this.optionalNumber("dwo");
-    if (frc === 1) {
-      allowed = false;
-      modelStatus = 4;
-    } else if (this.number("acs", 0) === 1 && this.raw.trx === null) {
-      // access control: waits for an RFID card or an app authorisation (trx)
-      allowed = false;
-      modelStatus = 2;
-    } else if (dwo !== undefined && this.wh >= dwo) {
-      allowed = false;
-      limitReached = true;
-      modelStatus = 6;
-    } else if (frc === 2) {
-      modelStatus = 3;
-    } else if (this.number("lmo", 3) === 4 && this.raw.fup === true) {
-      const surplusAmps = Math.floor(this.pvSurplusW / (phases * VOLTS));
-      allowed = surplusAmps >= MIN_AMPS;
-      current = Math.min(surplusAmps, limit);
-      modelStatus = allowed ? 12 : 15;
-    }
-    const charging = allowed && !this.carFull;
+  private logicInput(): LogicInput {
     return {
-      car: charging ? 2 : (allowed && this.carFull) || limitReached ? 4 : 3,
-      alw: allowed,
-      acu: allowed ? current : 0,
-      modelStatus,
-      current: charging ? current : 0,
-      phases: charging ? phases : 0,
+      number: (key, fallback) => this.number(key, fallback),
+      optionalNumber: (key) => this.optionalNumber(key),
+      setting: (key) => this.raw[key],
+      connected: this.connected,
+      carPhases: this.carPhases,
+      carFull: this.carFull,
+      pvSurplusW: this.pvSurplusW,
+      cableAmps: this.cableAmps,
+      wh: this.wh,
     };
   }
-}
-
-function modelStatusOfForce(frc: number): number {
-  if (frc === 1) return 4;
-  if (frc === 2) return 3;
-  return 15;
 }

@@ -1,0 +1,85 @@
+import { MIN_AMPS } from "./setters.js";
+
+// The charger's decision, from its settings and the car, of whether and how much to charge,
+// with the reason it reports as `modelStatus`. Pure: the charger state calls it after every
+// change and every elapsed interval.
+
+export const VOLTS = 230;
+
+/** What the decision depends on; `number` reads a numeric setting of the status (amp, frc, …). */
+export interface LogicInput {
+  number(key: string, fallback: number): number;
+  optionalNumber(key: string): number | undefined;
+  setting(key: string): unknown;
+  connected: boolean;
+  carPhases: 1 | 3;
+  carFull: boolean;
+  pvSurplusW: number;
+  cableAmps: number;
+  /** Wh charged in this session, as `wh` shows it. */
+  wh: number;
+}
+
+export interface Evaluation {
+  car: number;
+  alw: boolean;
+  acu: number | null;
+  modelStatus: number;
+  /** Amps per phase actually flowing, 0 when not charging. */
+  current: number;
+  phases: number;
+}
+
+export function evaluate(input: LogicInput): Evaluation {
+  const frc = input.number("frc", 0);
+  const psm = input.number("psm", 0);
+  const phases = Math.min(input.carPhases, psm === 1 ? 1 : 3);
+  const limit = Math.min(
+    input.number("amp", 16),
+    input.number("ama", 32),
+    input.cableAmps,
+    input.optionalNumber("tcl") ?? Number.POSITIVE_INFINITY,
+  );
+  if (!input.connected) {
+    return { car: 1, alw: false, acu: null, modelStatus: modelStatusOfForce(frc), current: 0, phases: 0 };
+  }
+  let allowed = true;
+  let current = limit;
+  let modelStatus = 15;
+  let limitReached = false;
+  const dwo = input.optionalNumber("dwo");
+  if (frc === 1) {
+    allowed = false;
+    modelStatus = 4;
+  } else if (input.number("acs", 0) === 1 && input.setting("trx") === null) {
+    // access control: waits for an RFID card or an app authorisation (trx)
+    allowed = false;
+    modelStatus = 2;
+  } else if (dwo !== undefined && input.wh >= dwo) {
+    allowed = false;
+    limitReached = true;
+    modelStatus = 6;
+  } else if (frc === 2) {
+    modelStatus = 3;
+  } else if (input.number("lmo", 3) === 4 && input.setting("fup") === true) {
+    const surplusAmps = Math.floor(input.pvSurplusW / (phases * VOLTS));
+    allowed = surplusAmps >= MIN_AMPS;
+    current = Math.min(surplusAmps, limit);
+    modelStatus = allowed ? 12 : 15;
+  }
+  const charging = allowed && !input.carFull;
+  return {
+    car: charging ? 2 : (allowed && input.carFull) || limitReached ? 4 : 3,
+    alw: allowed,
+    acu: allowed ? current : 0,
+    modelStatus,
+    current: charging ? current : 0,
+    phases: charging ? phases : 0,
+  };
+}
+
+function modelStatusOfForce(frc: number): number {
+  if (frc === 1) return 4;
+  if (frc === 2) return 3;
+  return 15;
+}
