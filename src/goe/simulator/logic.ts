@@ -18,6 +18,8 @@ export interface LogicInput {
   cableAmps: number;
   /** Wh charged in this session, as `wh` shows it. */
   wh: number;
+  /** Seconds since the charger's local midnight, the clock `att` counts in. */
+  localSecondsOfDay: number;
 }
 
 export interface Evaluation {
@@ -34,8 +36,9 @@ export function evaluate(input: LogicInput): Evaluation {
   const frc = input.number("frc", 0);
   const psm = input.number("psm", 0);
   const phases = Math.min(input.carPhases, psm === 1 ? 1 : 3);
+  // mca is a floor under amp, but never above the installation's, the cable's or a temporary limit
   const limit = Math.min(
-    input.number("amp", 16),
+    Math.max(input.number("amp", 16), input.number("mca", MIN_AMPS)),
     input.number("ama", 32),
     input.cableAmps,
     input.optionalNumber("tcl") ?? Number.POSITIVE_INFINITY,
@@ -48,6 +51,7 @@ export function evaluate(input: LogicInput): Evaluation {
   let modelStatus = 15;
   let limitReached = false;
   const dwo = input.optionalNumber("dwo");
+  const ate = automaticStopTarget(input);
   if (frc === 1) {
     allowed = false;
     modelStatus = 4;
@@ -63,9 +67,20 @@ export function evaluate(input: LogicInput): Evaluation {
     modelStatus = 3;
   } else if (input.number("lmo", 3) === 4 && input.setting("fup") === true) {
     const surplusAmps = Math.floor(input.pvSurplusW / (phases * VOLTS));
-    allowed = surplusAmps >= MIN_AMPS;
+    allowed = surplusAmps >= Math.max(MIN_AMPS, input.number("mca", MIN_AMPS));
     current = Math.min(surplusAmps, limit);
     modelStatus = allowed ? 12 : 15;
+  } else if (ate !== undefined) {
+    if (input.wh >= ate) {
+      allowed = false;
+      limitReached = true;
+      modelStatus = 18;
+    } else {
+      // charges at once (the simulator knows no prices to wait for); 9 says att comes too soon
+      const hoursNeeded = (ate - input.wh) / (current * phases * VOLTS);
+      const secondsLeft = (input.number("att", 0) - input.localSecondsOfDay + 86_400) % 86_400 || 86_400;
+      modelStatus = hoursNeeded * 3600 > secondsLeft ? 9 : 10;
+    }
   }
   const charging = allowed && !input.carFull;
   return {
@@ -76,6 +91,12 @@ export function evaluate(input: LogicInput): Evaluation {
     current: charging ? current : 0,
     phases: charging ? phases : 0,
   };
+}
+
+/** The energy (Wh of `wh`) automatic-stop mode charges to, when that mode is in charge. */
+export function automaticStopTarget(input: LogicInput): number | undefined {
+  if (input.number("lmo", 3) !== 5 || input.number("frc", 0) !== 0) return undefined;
+  return input.optionalNumber("ate") ?? 0;
 }
 
 function modelStatusOfForce(frc: number): number {

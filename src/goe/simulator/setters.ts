@@ -34,9 +34,25 @@ export function nullable(check: Setter["check"]): Setter["check"] {
   return (value, charger) => (value === null ? undefined : check(value, charger));
 }
 
+function number(min: number, max = Number.POSITIVE_INFINITY): Setter["check"] {
+  return (value) => {
+    if (typeof value !== "number" || !Number.isFinite(value))
+      return `Expected number, got ${describe(value)}`;
+    if (value < min || value > max) return `Value ${value} exceeds range ${min} to ${max}`;
+    return undefined;
+  };
+}
+
 export const SETTERS: ReadonlyMap<string, Setter> = new Map<string, Setter>([
   ["amp", { check: int(MIN_AMPS, (charger) => charger.number("ama", 32)) }],
   ["ama", { check: int(MIN_AMPS, 32) }],
+  ["mca", { check: int(MIN_AMPS, (charger) => charger.number("ama", 32)) }],
+  ["ate", { check: number(0) }],
+  ["att", { check: int(0, 86_399) }],
+  ["tof", { check: int(-720, 840) }],
+  ["tds", { check: int(0, 2) }],
+  ["fst", { check: number(0) }],
+  ["sh", { check: number(0) }],
   ["frc", { check: int(0, 2) }],
   ["psm", { check: int(0, 2) }],
   ["lmo", { check: int(3, 5) }],

@@ -1,27 +1,32 @@
 import { randomBytes } from "node:crypto";
-import { initialStatus } from "./initial.js";
-import { type Evaluation, evaluate, type LogicInput, VOLTS } from "./logic.js";
+import { CardBook } from "./cards.js";
+import { localTimeText, secondsOfLocalDay } from "./clock.js";
+import { COMPUTED, type GoeSimChargerOptions, type GoeSimMode, initialStatus } from "./initial.js";
+import { automaticStopTarget, type Evaluation, evaluate, type LogicInput, VOLTS } from "./logic.js";
 import { PowerAverage } from "./power.js";
 import { SETTERS } from "./setters.js";
 
+export type { GoeSimChargerOptions, GoeSimMode } from "./initial.js";
+
 // One simulated go-eCharger. Nothing runs on a timer: every read or write first advances the
 // state from the wall time elapsed since the last evaluation, so a thousand idle chargers cost
-// nothing between polls. Power is constant between evaluations except at two moments the
-// charger itself would notice (the energy limit `dwo` is reached, `tcl` expires), which
-// `advance` steps through exactly.
-
-export type GoeSimMode = "cloud" | "local";
-
-export interface GoeSimChargerOptions {
-  serial: string;
-  token?: string;
-  mode?: GoeSimMode;
-  ama?: number;
-  amp?: number;
-  carConnected?: boolean;
-  phases?: 1 | 3;
-  fna?: string;
-}
+// nothing between polls. Power is constant between evaluations except at the moments the
+// charger itself would notice (the energy limit `dwo` or automatic-stop energy `ate` is
+// reached, `tcl` expires), which `advance` steps through exactly.
+//
+// Where the go-e docs are silent, the simulator assumes (and the bridge must not rely on more):
+// - `mca` is a floor under `amp` (amp below mca charges at mca), capped by ama, the cable and
+//   tcl; PV-surplus charging starts only when the surplus reaches mca on every phase; mca is
+//   accepted from 6 up to ama.
+// - `dwo` compares with `wh`, so a phase switch (which resets wh) lets a session charge past it.
+// - automatic-stop mode (`lmo` 5) charges at once at the set current until `wh` reaches `ate`
+//   (modelStatus 10, or 9 when `att` comes too soon to make it at this power), then stops with
+//   car 4 "complete" and modelStatus 18; `att` is the next occurrence of that local time of day.
+//   frc 2 (force on) overrides it; frc 1 stops it.
+// - writing a different `psm` while a car is connected resets `wh` to 0; `eto` keeps counting.
+// - the charger's clock is UTC + `tof` minutes + 1 h under `tds` daylight saving (clock.ts).
+// - a session started with card n (`trx` n+1) credits its energy to card n (cards.ts).
+// - go-e's defaults for `fst`/`sh` are not documented: the simulator starts at 1400 W / 200 W.
 
 /** The outcome of one key of an `/api/set`, before it is shaped into a cloud or local body. */
 export type GoeSimSetResult =
@@ -31,21 +36,6 @@ export type GoeSimSetResult =
 // fw 60.4: tcl falls back to null unless refreshed within 10 minutes
 const TCL_LIFETIME_MS = 600_000;
 const CABLE_AMPS = 32;
-
-/** Keys the simulator computes itself; `update` pins them to a fixed value instead. */
-const COMPUTED = new Set([
-  "car",
-  "alw",
-  "acu",
-  "modelStatus",
-  "nrg",
-  "pha",
-  "tpa",
-  "cdi",
-  "rbt",
-  "utc",
-  "loc",
-]);
 
 export class GoeSimCharger {
   readonly serial: string;
@@ -65,6 +55,7 @@ export class GoeSimCharger {
   private readonly bootedAt: number;
   private tclExpiresAt: number | undefined;
   private readonly power: PowerAverage;
+  private readonly cards: CardBook;
   private evaluation!: Evaluation;
 
   constructor(options: GoeSimChargerOptions, now: number) {
@@ -80,6 +71,7 @@ export class GoeSimCharger {
     this.power = new PowerAverage(now);
     const ama = options.ama ?? 32;
     this.raw = initialStatus(options, ama);
+    this.cards = new CardBook(options.cards);
     this.refresh(now);
   }
 
@@ -96,16 +88,16 @@ export class GoeSimCharger {
 
   /** Brings energy counters and derived values up to `now`. */
   advance(now: number): void {
-    // at most one step per event (dwo reached, tcl expired) plus the remainder
+    // at most one step per event (dwo or ate reached, tcl expired) plus the remainder
     for (let step = 0; step < 4 && this.evaluatedAt < now; step++) {
       let until = now;
       let limitReached = false;
       if (this.tclExpiresAt !== undefined && this.tclExpiresAt < until) {
         until = Math.max(this.tclExpiresAt, this.evaluatedAt);
       }
-      const dwo = this.optionalNumber("dwo");
-      if (this.power.power > 0 && dwo !== undefined) {
-        const at = this.evaluatedAt + ((dwo - this.wh) / this.power.power) * 3_600_000;
+      const stopWh = this.energyStop();
+      if (this.power.power > 0 && stopWh !== undefined) {
+        const at = this.evaluatedAt + ((stopWh - this.wh) / this.power.power) * 3_600_000;
         if (at <= until) {
           until = Math.max(at, this.evaluatedAt);
           limitReached = true;
@@ -113,11 +105,12 @@ export class GoeSimCharger {
       }
       const elapsed = until - this.evaluatedAt;
       const energy =
-        limitReached && dwo !== undefined
-          ? Math.max(0, dwo - this.wh)
+        limitReached && stopWh !== undefined
+          ? Math.max(0, stopWh - this.wh)
           : (this.power.power * elapsed) / 3_600_000;
       this.wh += energy;
       this.eto += energy;
+      this.cards.credit(this.raw.trx, energy);
       if (this.power.power > 0) this.chargingMs += elapsed;
       this.evaluatedAt = until;
       if (this.tclExpiresAt !== undefined && this.tclExpiresAt <= until) {
@@ -144,6 +137,8 @@ export class GoeSimCharger {
       acu,
       modelStatus,
       cbl: this.connected ? this.cableAmps : null,
+      // cable unlock status: Locked (3) while a car is connected, Unlocked (1) otherwise
+      cus: this.connected ? 3 : 1,
       nrg: [VOLTS, VOLTS, VOLTS, 0, ...amps, ...watts, 0, this.power.power, ...pf, 0],
       pha: [...amps.map((amp) => amp > 0), true, true, true],
       tpa: Math.round(this.power.average(now) * 10) / 10,
@@ -153,7 +148,8 @@ export class GoeSimCharger {
       rbt: this.number("rbt", 0) + (now - this.bootedAt),
       // go-e writes microseconds after the milliseconds, separated by a dot
       utc: `${iso.slice(0, 23)}.000`,
-      loc: `${iso.slice(0, 23)}.000 +00:00`,
+      loc: localTimeText(now, this.number("tof", 0), this.number("tds", 0)),
+      ...this.cards.status(this.raw.fwv),
     };
     for (const [key, value] of this.pins) out[key] = value;
     return out;
@@ -188,6 +184,8 @@ export class GoeSimCharger {
         results.push({ key, ok: false, error });
         continue;
       }
+      // the charger restarts its session counter on a phase switch (evcc#10452, #13726)
+      if (key === "psm" && value !== this.raw.psm && this.connected) this.wh = 0;
       if (setter.apply) setter.apply(value, this, now);
       if (!setter.writeOnly) this.raw[key] = value;
       results.push({ key, ok: true, value });
@@ -282,12 +280,19 @@ export class GoeSimCharger {
     };
   }
 
+  /** The `wh` at which charging stops by itself: the energy limit or the automatic-stop energy. */
+  private energyStop(): number | undefined {
+    const stops = [this.optionalNumber("dwo"), automaticStopTarget(this.logicInput(this.evaluatedAt))];
+    const defined = stops.filter((wh): wh is number => wh !== undefined);
+    return defined.length > 0 ? Math.min(...defined) : undefined;
+  }
+
   private refresh(now: number): void {
-    this.evaluation = evaluate(this.logicInput());
+    this.evaluation = evaluate(this.logicInput(now));
     this.power.set(this.evaluation.current * this.evaluation.phases * VOLTS, now);
   }
 
-  private logicInput(): LogicInput {
+  private logicInput(now: number): LogicInput {
     return {
       number: (key, fallback) => this.number(key, fallback),
       optionalNumber: (key) => this.optionalNumber(key),
@@ -298,6 +303,7 @@ export class GoeSimCharger {
       pvSurplusW: this.pvSurplusW,
       cableAmps: this.cableAmps,
       wh: this.wh,
+      localSecondsOfDay: secondsOfLocalDay(now, this.number("tof", 0), this.number("tds", 0)),
     };
   }
 }
