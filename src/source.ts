@@ -42,12 +42,16 @@ export interface Entity {
   /** Human-readable name without the device name: `Charge power`. */
   name: string;
   /**
-   * sensor/binary: read-only value. number/select/switch: a value with a `/set` topic at
-   * `<key>/set`. button: a write-only `<key>/set` with no state. tracker: a position whose
-   * `key` names a JSON attributes topic holding `{"latitude","longitude"}`.
+   * sensor/binary: read-only value. number/select/switch/lock: a value with a `/set` topic at
+   * `<key>/set` (a lock is a switch that opens something: `true` locked, `false` unlocked;
+   * announced so that "turn off all switches" and voice assistants never unlock it). button: a
+   * write-only `<key>/set` with no state. tracker: a position whose `key` names a JSON
+   * attributes topic holding `{"latitude","longitude"}`.
    */
-  kind: "sensor" | "binary" | "number" | "select" | "switch" | "button" | "tracker";
+  kind: "sensor" | "binary" | "number" | "select" | "switch" | "lock" | "button" | "tracker";
   quantity?: Quantity;
+  /** For binaries: what `true` means, as Home Assistant's binary device classes name it. */
+  binaryClass?: "plug" | "battery_charging" | "connectivity";
   unit?: string;
   /** `total_increasing` for counters that only grow; `measurement` for instantaneous values. */
   stateClass?: "measurement" | "total" | "total_increasing";
@@ -57,6 +61,8 @@ export interface Entity {
   max?: number;
   step?: number;
   options?: string[];
+  /** For selects: how an option is shown where the value itself reads badly (`{"0": "auto"}`). */
+  optionLabels?: Record<string, string>;
   /** For switches and binaries: the payloads meaning on and off (default `true`/`false`). */
   payloadOn?: string;
   payloadOff?: string;

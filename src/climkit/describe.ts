@@ -76,14 +76,22 @@ export function sensorQuantity(sensor: SensorInfo): Quantity | undefined {
   return undefined;
 }
 
+/** Climkit writes degrees as `C`; Home Assistant accepts temperatures only in `°C`, `°F` or `K`. */
+function sensorUnit(sensor: SensorInfo, quantity: Quantity | undefined): string {
+  const unit = sensor.unit.trim();
+  if (quantity === "temperature" && /^[CF]$/i.test(unit)) return `°${unit.toUpperCase()}`;
+  return unit;
+}
+
 function sensorEntity(sensor: SensorInfo): Entity {
   const quantity = sensorQuantity(sensor);
+  const unit = sensorUnit(sensor, quantity);
   return {
     key: `sensors/${sensor.id}/value`,
     name: sensor.name,
     kind: "sensor",
     ...(quantity ? { quantity } : {}),
-    ...(sensor.unit ? { unit: sensor.unit } : {}),
+    ...(unit ? { unit } : {}),
     stateClass: "measurement",
   };
 }

@@ -28,7 +28,7 @@
 // `type`, `name`, `mode`, `unit`; `energy` (the latest interval, in `unit`), `energyToday`
 // (same day rule as the site), `power` (W averaged over the interval). Units assumed per
 // type, since the API document gives none: electricity and charge_point kWh (power W);
-// heating and cooling kWh of heat (power W of heat); cold_water and hot_water m³ (no power);
+// heating and cooling kWh of heat (power W of heat); cold_water, hot_water and gas m³ (no power);
 // any other type: the number as it comes, `unit` empty, no power.
 //
 // Sensor values `sensors/<id>/…`: `name`, `type`, `unit` from sensors_list, and `value`, the
@@ -94,7 +94,7 @@ export interface MeterKind {
   unit: string;
   /** Whether an average power over the interval means something (energy meters). */
   power: boolean;
-  quantity?: "energy" | "water";
+  quantity?: "energy" | "water" | "gas";
 }
 
 export function meterKind(type: string): MeterKind {
@@ -107,6 +107,9 @@ export function meterKind(type: string): MeterKind {
     case "cold_water":
     case "hot_water":
       return { unit: "m³", power: false, quantity: "water" };
+    // billed by volume like water; without a unit HA would show a bare number
+    case "gas":
+      return { unit: "m³", power: false, quantity: "gas" };
     default:
       return { unit: "", power: false };
   }

@@ -29,7 +29,9 @@ export function loadpointEntities(maxCurrent: number): Entity[] {
       kind: "sensor",
       quantity: "energy",
       unit: "Wh",
-      stateClass: "total",
+      // falls to 0 when a session starts: `total_increasing` takes a drop as a new cycle, where
+      // `total` without a last_reset would book it as negative energy in HA's statistics
+      stateClass: "total_increasing",
     },
     {
       key: "chargeTotalImport",
@@ -39,8 +41,20 @@ export function loadpointEntities(maxCurrent: number): Entity[] {
       unit: "kWh",
       stateClass: "total_increasing",
     },
-    { key: "connected", name: "Car connected", kind: "binary", icon: "mdi:ev-plug-type2" },
-    { key: "charging", name: "Charging", kind: "binary", icon: "mdi:battery-charging" },
+    {
+      key: "connected",
+      name: "Car connected",
+      kind: "binary",
+      binaryClass: "plug",
+      icon: "mdi:ev-plug-type2",
+    },
+    {
+      key: "charging",
+      name: "Charging",
+      kind: "binary",
+      binaryClass: "battery_charging",
+      icon: "mdi:battery-charging",
+    },
     { key: "enabled", name: "Charging allowed", kind: "binary", diagnostic: true },
     { key: "chargerStatus", name: "Status", kind: "sensor", icon: "mdi:ev-station" },
     { key: "chargerStatusReason", name: "Status reason", kind: "sensor", diagnostic: true },
@@ -60,6 +74,7 @@ export function loadpointEntities(maxCurrent: number): Entity[] {
       name: "Phases",
       kind: "select",
       options: ["0", "1", "3"],
+      optionLabels: { "0": "auto" },
       icon: "mdi:sine-wave",
     },
     {

@@ -15,6 +15,7 @@ export type Component =
   | "number"
   | "select"
   | "switch"
+  | "lock"
   | "button"
   | "device_tracker";
 
@@ -55,8 +56,12 @@ export const PAYLOAD_PRESS = "PRESS";
 export const VALUE_TEMPLATE = "{{ value if value else None }}";
 /** Unix seconds to a date-time HA can store; empty → unknown. */
 export const TIMESTAMP_TEMPLATE = "{{ as_datetime(value | int) if value else None }}";
-/** An erased location is an empty attribute set (the tracker's position becomes unknown). */
-export const ATTRIBUTES_TEMPLATE = "{{ value if value else '{}' }}";
+/**
+ * An erased location becomes null coordinates: HA's MQTT tracker keeps its last position for an
+ * attribute set without `latitude`/`longitude` (`{}`), but clears it (state unknown) when they
+ * are present and not numbers; it logs a warning about the incomplete location each time.
+ */
+export const ATTRIBUTES_TEMPLATE = `{{ value if value else '{"latitude": null, "longitude": null}' }}`;
 
 const COMPONENTS: Record<Entity["kind"], Component> = {
   sensor: "sensor",
@@ -64,6 +69,7 @@ const COMPONENTS: Record<Entity["kind"], Component> = {
   number: "number",
   select: "select",
   switch: "switch",
+  lock: "lock",
   button: "button",
   tracker: "device_tracker",
 };
@@ -173,6 +179,9 @@ function bridgeConfigs(options: DiscoveryOptions): DiscoveryConfig[] {
       value_template: TIMESTAMP_TEMPLATE,
       device_class: "timestamp",
       entity_category: "diagnostic",
+      // it changes with every poll: enabled, it would fill the logbook and the recorder (as
+      // Zigbee2MQTT ships "Last seen" disabled); a user who wants it enables it in HA
+      enabled_by_default: false,
       availability: [bridgeAvailability(options)],
       qos: 1,
     }),
@@ -241,7 +250,13 @@ function componentFields(entity: Entity, valueTopic: string): JsonObject {
       };
     }
     case "binary":
-      return { state_topic: valueTopic, value_template: VALUE_TEMPLATE, payload_on: on, payload_off: off };
+      return {
+        state_topic: valueTopic,
+        value_template: VALUE_TEMPLATE,
+        payload_on: on,
+        payload_off: off,
+        ...(entity.binaryClass ? { device_class: entity.binaryClass } : {}),
+      };
     case "number": {
       const min = entity.min ?? 0;
       const max = entity.max ?? 100;
@@ -259,12 +274,7 @@ function componentFields(entity: Entity, valueTopic: string): JsonObject {
       };
     }
     case "select":
-      return {
-        state_topic: valueTopic,
-        command_topic: commandTopic,
-        value_template: VALUE_TEMPLATE,
-        options: entity.options ?? [],
-      };
+      return selectFields(entity, valueTopic, commandTopic);
     case "switch":
       return {
         state_topic: valueTopic,
@@ -274,6 +284,16 @@ function componentFields(entity: Entity, valueTopic: string): JsonObject {
         payload_off: off,
         state_on: on,
         state_off: off,
+      };
+    case "lock":
+      return {
+        state_topic: valueTopic,
+        command_topic: commandTopic,
+        value_template: VALUE_TEMPLATE,
+        payload_lock: on,
+        payload_unlock: off,
+        state_locked: on,
+        state_unlocked: off,
       };
     case "button":
       return { command_topic: commandTopic, payload_press: PAYLOAD_PRESS };
@@ -285,4 +305,25 @@ function componentFields(entity: Entity, valueTopic: string): JsonObject {
         source_type: "gps",
       };
   }
+}
+
+/**
+ * A select shows `optionLabels` in place of the values they label (`0` → `auto`); the value
+ * template turns a published value into its label, the command template a chosen label back.
+ */
+function selectFields(entity: Entity, valueTopic: string, commandTopic: string): JsonObject {
+  const options = entity.options ?? [];
+  const labels = entity.optionLabels ?? {};
+  const base = { state_topic: valueTopic, command_topic: commandTopic };
+  if (!options.some((option) => labels[option] !== undefined)) {
+    return { ...base, value_template: VALUE_TEMPLATE, options };
+  }
+  const toLabel = Object.fromEntries(options.map((option) => [option, labels[option] ?? option]));
+  const toValue = Object.fromEntries(options.map((option) => [labels[option] ?? option, option]));
+  return {
+    ...base,
+    value_template: `{{ ${JSON.stringify(toLabel)}.get(value, value) if value else None }}`,
+    command_template: `{{ ${JSON.stringify(toValue)}.get(value, value) }}`,
+    options: options.map((option) => toLabel[option] ?? option),
+  };
 }

@@ -3,7 +3,7 @@ import type { Value } from "../source.js";
 /**
  * evcc's encoding: one plain value per topic. Numbers with at most 3 decimals and trailing
  * zeros trimmed, booleans as true/false, strings as they are, null as the empty payload that
- * erases a retained value.
+ * erases a retained value; NaN and ±Infinity are no value either, so empty too.
  */
 export function encodeValue(value: Value): string {
   if (value === null) return "";
@@ -18,8 +18,8 @@ export function encodeValue(value: Value): string {
 }
 
 function encodeNumber(value: number): string {
-  if (Number.isNaN(value)) return "NaN";
-  if (!Number.isFinite(value)) return value > 0 ? "+Inf" : "-Inf";
+  // no value: "NaN" or "+Inf" would be errors in Home Assistant and garbage to evcc
+  if (!Number.isFinite(value)) return "";
   if (Number.isInteger(value) && Math.abs(value) < 1e15) return value === 0 ? "0" : String(value);
   const fixed = value.toFixed(3);
   const trimmed = fixed.includes(".") ? fixed.replace(/\.?0+$/, "") : fixed;

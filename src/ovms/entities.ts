@@ -1,6 +1,6 @@
 import type { DeviceDescription, Entity } from "../source.js";
 import { WHEELS } from "./mapping.js";
-import { CHARGE_MODES } from "./writes.js";
+import { CHARGE_CURRENT_RANGE, CHARGE_MODES } from "./writes.js";
 
 // What a vehicle publishes and accepts, for Home Assistant discovery and the docs.
 
@@ -62,9 +62,22 @@ export function describeVehicle(identity: VehicleIdentity): DeviceDescription {
       stateClass: "total_increasing",
     },
     commands
-      ? { key: "charging", name: "Charging", kind: "switch", icon: "mdi:ev-station" }
-      : { key: "charging", name: "Charging", kind: "binary", icon: "mdi:ev-station" },
-    { key: "pluggedIn", name: "Plugged in", kind: "binary", icon: "mdi:ev-plug-type2" },
+      ? // stays a switch: "all switches off" stopping a charge is harmless and undone by a tap
+        { key: "charging", name: "Charging", kind: "switch", icon: "mdi:ev-station" }
+      : {
+          key: "charging",
+          name: "Charging",
+          kind: "binary",
+          binaryClass: "battery_charging",
+          icon: "mdi:ev-station",
+        },
+    {
+      key: "pluggedIn",
+      name: "Plugged in",
+      kind: "binary",
+      binaryClass: "plug",
+      icon: "mdi:ev-plug-type2",
+    },
     { key: "chargeState", name: "Charge state", kind: "sensor", icon: "mdi:battery-charging" },
     commands
       ? { key: "chargeMode", name: "Charge mode", kind: "select", options: Object.keys(CHARGE_MODES) }
@@ -84,8 +97,8 @@ export function describeVehicle(identity: VehicleIdentity): DeviceDescription {
           kind: "number",
           quantity: "current",
           unit: "A",
-          min: 1,
-          max: 32,
+          min: CHARGE_CURRENT_RANGE.min,
+          max: CHARGE_CURRENT_RANGE.max,
           step: 1,
         }
       : {
@@ -106,12 +119,14 @@ export function describeVehicle(identity: VehicleIdentity): DeviceDescription {
     },
     { key: "chargeLimitSoc", name: "Charge limit", kind: "sensor", quantity: "battery", unit: "%" },
     commands && identity.lockable
-      ? { key: "locked", name: "Locked", kind: "switch", icon: "mdi:car-key" }
+      ? // a lock, never a switch: "turn off all switches" or a voice assistant must not unlock the car
+        { key: "locked", name: "Locked", kind: "lock", icon: "mdi:car-key" }
       : { key: "locked", name: "Locked", kind: "binary", icon: "mdi:car-key" },
     {
       key: "moduleConnected",
       name: "Module connected",
       kind: "binary",
+      binaryClass: "connectivity",
       diagnostic: true,
       icon: "mdi:access-point-network",
     },

@@ -1,4 +1,5 @@
 import type { Values } from "../source.js";
+import { CHARGE_CURRENT_RANGE, CHARGE_MODES } from "./writes.js";
 
 // Pure decoding of OVMS server records into the bridge's vehicle values (SPEC §3).
 // The server splits the car's comma-separated v2 messages into JSON, so measured values are
@@ -174,8 +175,10 @@ export function decodeVehicle(records: VehicleRecords, knownUnits?: DistanceUnit
 
   const chargeState = text("chargestate");
   if (chargeState !== undefined) values.chargeState = chargeState;
-  const chargeMode = text("mode");
-  if (chargeMode !== undefined) values.chargeMode = chargeMode;
+  // a mode the charge-mode select does not offer, or a limit outside the number's range, is
+  // published as "no value": Home Assistant would refuse it and keep showing the old one
+  const chargeMode = text("mode")?.toLowerCase();
+  if (chargeMode !== undefined) values.chargeMode = Object.hasOwn(CHARGE_MODES, chargeMode) ? chargeMode : null;
   const chargingFlag = flag("charging");
   if (chargingFlag !== undefined || chargeState !== undefined) {
     values.charging = chargingFlag === true || CHARGING_STATES.has(chargeState?.toLowerCase() ?? "");
@@ -191,7 +194,10 @@ export function decodeVehicle(records: VehicleRecords, knownUnits?: DistanceUnit
   // chargeCurrent is the setting (S "chargelimit", what command 15 changes), so that a write
   // reads back as written; the current flowing is chargeCurrentMeasured (S "chargecurrent")
   const setting = s("chargelimit");
-  if (setting !== undefined) values.chargeCurrent = round(setting, 1);
+  if (setting !== undefined) {
+    const { min, max } = CHARGE_CURRENT_RANGE;
+    values.chargeCurrent = setting >= min && setting <= max ? round(setting, 1) : null;
+  }
   const current = s("chargecurrent");
   if (current !== undefined) values.chargeCurrentMeasured = round(current, 1);
   const limit = s("charge_limit_soc");

@@ -6,6 +6,9 @@ import type { Value, WriteResult } from "../source.js";
 /** Charge modes as the v2 protocol numbers them (command 10). */
 export const CHARGE_MODES: Record<string, number> = { standard: 0, storage: 1, range: 3, performance: 4 };
 
+/** The charge current a car accepts (command 15), in whole amps. */
+export const CHARGE_CURRENT_RANGE = { min: 1, max: 32 } as const;
+
 export const COMMAND = {
   shell: 7,
   chargeMode: 10,
@@ -79,8 +82,9 @@ function validate(key: string, payload: string, options: WriteOptions): WritePla
     case "chargeCurrent": {
       const text = payload.trim();
       const amps = /^\d+$/.test(text) ? Number(text) : Number.NaN;
-      if (!(amps >= 1 && amps <= 32)) {
-        return { ok: false, error: "chargeCurrent must be a whole number of amps, 1..32" };
+      const { min, max } = CHARGE_CURRENT_RANGE;
+      if (!(amps >= min && amps <= max)) {
+        return { ok: false, error: `chargeCurrent must be a whole number of amps, ${min}..${max}` };
       }
       return {
         ok: true,

@@ -12,8 +12,10 @@ describe("evcc value encoding", () => {
     [-0.0001, "0"],
     [0, "0"],
     [1795318033, "1795318033"],
-    [Number.NaN, "NaN"],
-    [Number.POSITIVE_INFINITY, "+Inf"],
+    // no value, as Home Assistant reads it (unknown), not an error in its log
+    [Number.NaN, ""],
+    [Number.POSITIVE_INFINITY, ""],
+    [Number.NEGATIVE_INFINITY, ""],
     [true, "true"],
     [false, "false"],
     ["pv", "pv"],
