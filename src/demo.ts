@@ -77,7 +77,8 @@ export async function runDemo(configFile?: string): Promise<number> {
         commands: ovmsUrls.commandsUrl,
         interval: "20s",
         activeInterval: "5s",
-        vehicles: [{ id: "DEMO", name: "car", loadpoint: 1 }],
+        // the simulated car's PIN: the demo shows the lock
+        vehicles: [{ id: "DEMO", name: "car", loadpoint: 1, pin: "4711" }],
       },
     ],
   });
