@@ -1,3 +1,5 @@
+import { SURPLUS_DEFAULTS } from "./surplus.js";
+
 // What a simulated charger is made of (its options) and the status it starts with.
 
 export type GoeSimMode = "cloud" | "local";
@@ -39,6 +41,7 @@ export const COMPUTED = new Set([
 /** The idle shape of the fw 053.1 capture (reference A3), minus keys nobody reads. */
 export function initialStatus(options: GoeSimChargerOptions, ama: number): Record<string, unknown> {
   return {
+    acp: SURPLUS_DEFAULTS.acp,
     acs: 0,
     acu: null,
     adi: true,
@@ -59,7 +62,7 @@ export function initialStatus(options: GoeSimChargerOptions, ama: number): Recor
     fhz: 50.0,
     fna: options.fna ?? `go-e-${options.serial}`,
     frc: 0,
-    fst: 1400,
+    fst: SURPLUS_DEFAULTS.fst,
     fup: false,
     fwv: options.fwv ?? "055.8",
     lmo: 3,
@@ -75,7 +78,7 @@ export function initialStatus(options: GoeSimChargerOptions, ama: number): Recor
     rbc: 7,
     rbt: 9_578_733,
     rssi: -58,
-    sh: 200,
+    sh: SURPLUS_DEFAULTS.sh,
     sse: options.serial,
     tcl: null,
     tds: options.tds ?? 1,

@@ -1,4 +1,5 @@
 import { MIN_AMPS } from "./setters.js";
+import type { SurplusDecision } from "./surplus.js";
 
 // The charger's decision, from its settings and the car, of whether and how much to charge,
 // with the reason it reports as `modelStatus`. Pure: the charger state calls it after every
@@ -14,7 +15,10 @@ export interface LogicInput {
   connected: boolean;
   carPhases: 1 | 3;
   carFull: boolean;
+  /** A surplus a test sets directly; counts only while no `ids` reading is fresh. */
   pvSurplusW: number;
+  /** What the charger decided from the latest fresh `ids` reading. */
+  surplus: SurplusDecision | undefined;
   cableAmps: number;
   /** Wh charged in this session, as `wh` shows it. */
   wh: number;
@@ -66,10 +70,16 @@ export function evaluate(input: LogicInput): Evaluation {
   } else if (frc === 2) {
     modelStatus = 3;
   } else if (input.number("lmo", 3) === 4 && input.setting("fup") === true) {
-    const surplusAmps = Math.floor(input.pvSurplusW / (phases * VOLTS));
-    allowed = surplusAmps >= Math.max(MIN_AMPS, input.number("mca", MIN_AMPS));
-    current = Math.min(surplusAmps, limit);
-    modelStatus = allowed ? 12 : 15;
+    if (input.surplus) {
+      allowed = input.surplus.charging;
+      current = Math.min(input.surplus.amps, limit);
+      modelStatus = allowed ? 12 : 17;
+    } else {
+      const surplusAmps = Math.floor(input.pvSurplusW / (phases * VOLTS));
+      allowed = surplusAmps >= Math.max(MIN_AMPS, input.number("mca", MIN_AMPS));
+      current = Math.min(surplusAmps, limit);
+      modelStatus = allowed ? 12 : 15;
+    }
   } else if (ate !== undefined) {
     if (input.wh >= ate) {
       allowed = false;

@@ -135,6 +135,11 @@ export class GoeSimulator extends EventEmitter<{ set: [serial: string, params: R
     this.charger(serial).unplug(this.now());
   }
 
+  /** When the charger took each `ids` reading (simulator clock), oldest first. */
+  idsArrivals(serial: string): number[] {
+    return this.charger(serial).idsArrivals();
+  }
+
   /** The cloud token now in force (writing `cak` regenerates it, as on the real charger). */
   token(serial: string): string | undefined {
     return this.charger(serial).token;

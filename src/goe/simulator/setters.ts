@@ -53,6 +53,10 @@ export const SETTERS: ReadonlyMap<string, Setter> = new Map<string, Setter>([
   ["tds", { check: int(0, 2) }],
   ["fst", { check: number(0) }],
   ["sh", { check: number(0) }],
+  [
+    "acp",
+    { check: (value) => (typeof value === "boolean" ? undefined : `Expected bool, got ${describe(value)}`) },
+  ],
   ["frc", { check: int(0, 2) }],
   ["psm", { check: int(0, 2) }],
   ["lmo", { check: int(3, 5) }],
@@ -100,7 +104,7 @@ export const SETTERS: ReadonlyMap<string, Setter> = new Map<string, Setter>([
         value !== null && typeof value === "object" && !Array.isArray(value)
           ? undefined
           : `Expected object, got ${describe(value)}`,
-      apply: (value, charger) => charger.applyIds(value as Record<string, unknown>),
+      apply: (value, charger, now) => charger.applyIds(value as Record<string, unknown>, now),
       writeOnly: true,
     },
   ],

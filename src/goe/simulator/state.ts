@@ -4,7 +4,8 @@ import { localTimeText, secondsOfLocalDay } from "./clock.js";
 import { COMPUTED, type GoeSimChargerOptions, type GoeSimMode, initialStatus } from "./initial.js";
 import { automaticStopTarget, type Evaluation, evaluate, type LogicInput, VOLTS } from "./logic.js";
 import { PowerAverage } from "./power.js";
-import { SETTERS } from "./setters.js";
+import { MIN_AMPS, SETTERS } from "./setters.js";
+import { SimSurplus, SURPLUS_DEFAULTS } from "./surplus.js";
 
 export type { GoeSimChargerOptions, GoeSimMode } from "./initial.js";
 
@@ -27,6 +28,7 @@ export type { GoeSimChargerOptions, GoeSimMode } from "./initial.js";
 // - the charger's clock is UTC + `tof` minutes + 1 h under `tds` daylight saving (clock.ts).
 // - a session started with card n (`trx` n+1) credits its energy to card n (cards.ts).
 // - go-e's defaults for `fst`/`sh` are not documented: the simulator starts at 1400 W / 200 W.
+// - how `ids` drives PV-surplus charging (fst, sh, acp, the 10 s lifetime): surplus.ts.
 
 /** The outcome of one key of an `/api/set`, before it is shaped into a cloud or local body. */
 export type GoeSimSetResult =
@@ -56,6 +58,7 @@ export class GoeSimCharger {
   private tclExpiresAt: number | undefined;
   private readonly power: PowerAverage;
   private readonly cards: CardBook;
+  private readonly surplus = new SimSurplus();
   private evaluation!: Evaluation;
 
   constructor(options: GoeSimChargerOptions, now: number) {
@@ -95,6 +98,9 @@ export class GoeSimCharger {
       if (this.tclExpiresAt !== undefined && this.tclExpiresAt < until) {
         until = Math.max(this.tclExpiresAt, this.evaluatedAt);
       }
+      const idsExpiresAt = this.surplus.expiresAt();
+      if (idsExpiresAt !== undefined && idsExpiresAt < until)
+        until = Math.max(idsExpiresAt, this.evaluatedAt);
       const stopWh = this.energyStop();
       if (this.power.power > 0 && stopWh !== undefined) {
         const at = this.evaluatedAt + ((stopWh - this.wh) / this.power.power) * 3_600_000;
@@ -117,6 +123,7 @@ export class GoeSimCharger {
         this.raw.tcl = null;
         this.tclExpiresAt = undefined;
       }
+      this.surplus.expire(until);
       this.refresh(until);
     }
     this.evaluatedAt = Math.max(this.evaluatedAt, now);
@@ -145,6 +152,7 @@ export class GoeSimCharger {
       wh: Math.round(this.wh * 1000) / 1000,
       eto: Math.floor(this.eto),
       cdi: { type: 1, value: Math.round(this.chargingMs) },
+      ...this.surplus.echo(),
       rbt: this.number("rbt", 0) + (now - this.bootedAt),
       // go-e writes microseconds after the milliseconds, separated by a dot
       utc: `${iso.slice(0, 23)}.000`,
@@ -252,15 +260,28 @@ export class GoeSimCharger {
     this.tclExpiresAt = value === null || value === undefined ? undefined : now + TCL_LIFETIME_MS;
   }
 
-  /** `ids` feeds the charger's PV inputs, which it echoes as pgrid/ppv/pakku. */
-  applyIds(ids: Record<string, unknown>): void {
-    for (const [from, to] of [
-      ["pGrid", "pgrid"],
-      ["pPv", "ppv"],
-      ["pAkku", "pakku"],
-    ] as const) {
-      if (typeof ids[from] === "number") this.raw[to] = ids[from];
-    }
+  /** `ids` feeds the charger's PV inputs, which it echoes as pgrid/ppv/pakku for 10 s. */
+  applyIds(ids: Record<string, unknown>, now: number): void {
+    const psm = this.number("psm", 0);
+    this.surplus.feed(ids, now, {
+      powerW: this.power.power,
+      phases: Math.min(this.carPhases, psm === 1 ? 1 : 3),
+      minAmps: this.number("mca", MIN_AMPS),
+      limitAmps: Math.min(
+        Math.max(this.number("amp", 16), this.number("mca", MIN_AMPS)),
+        this.number("ama", 32),
+        this.cableAmps,
+        this.optionalNumber("tcl") ?? Number.POSITIVE_INFINITY,
+      ),
+      fst: this.number("fst", SURPLUS_DEFAULTS.fst),
+      sh: this.number("sh", SURPLUS_DEFAULTS.sh),
+      acp: this.raw.acp !== false,
+    });
+  }
+
+  /** Times of the `ids` readings the charger took, for tests that check the feed's rhythm. */
+  idsArrivals(): number[] {
+    return [...this.surplus.arrivals];
   }
 
   regenerateToken(): void {
@@ -301,6 +322,7 @@ export class GoeSimCharger {
       carPhases: this.carPhases,
       carFull: this.carFull,
       pvSurplusW: this.pvSurplusW,
+      surplus: this.surplus.fresh() ? this.surplus.current() : undefined,
       cableAmps: this.cableAmps,
       wh: this.wh,
       localSecondsOfDay: secondsOfLocalDay(now, this.number("tof", 0), this.number("tds", 0)),
