@@ -119,3 +119,23 @@ export interface Source {
   /** Stops polling; pending writes are finished or answered before it resolves. */
   stop(): Promise<void>;
 }
+
+/** Live power for PV-surplus charging, in W; evcc's signs: grid import and battery discharge positive. */
+export interface SurplusReading {
+  grid: number;
+  pv?: number;
+  battery?: number;
+}
+
+/**
+ * A charger that charges from PV surplus when fed live power (go-e's `ids`). The reading goes
+ * through the charger's own request queue, behind writes, and is never answered on `/result`:
+ * it is no user write. Readings that arrive while one waits in the queue replace it.
+ */
+export interface SurplusReceiver {
+  feedSurplus(reading: SurplusReading): Promise<WriteResult>;
+}
+
+export function receivesSurplus(device: Device): device is Device & SurplusReceiver {
+  return typeof (device as Partial<SurplusReceiver>).feedSurplus === "function";
+}

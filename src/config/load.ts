@@ -99,6 +99,7 @@ export async function loadConfig(file: string, env: NodeJS.ProcessEnv = process.
 /** Every configured secret is scrubbed from logs and payloads from here on. */
 function registerSecrets(config: Config): void {
   addSecret(config.mqtt.password);
+  addSecret(config.http.token);
   for (const charger of config.goe) addSecret(charger.token);
   for (const account of config.climkit) addSecret(account.password);
   for (const server of config.ovms) {

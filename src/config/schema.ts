@@ -71,7 +71,49 @@ const log = z
   })
   .prefault({});
 
-const http = z.strictObject({ listen: hostPort.optional() }).prefault({});
+const http = z
+  .strictObject({
+    listen: hostPort.optional(),
+    /**
+     * Bearer token for the REST writes (`POST /api/loadpoints/...`). Required for writes when
+     * `listen` is not a loopback address (127.0.0.1, ::1, localhost); checked whenever it is set.
+     */
+    token: z.string().min(16, "must be at least 16 characters (e.g. openssl rand -hex 24)").optional(),
+  })
+  .prefault({});
+
+/** One live power reading for the PV-surplus feed: an MQTT topic and how to read its payload. */
+const powerInput = z.union([
+  z
+    .string()
+    .min(1)
+    .transform((topic) => ({ topic, scale: 1, invert: false, json: undefined })),
+  z.strictObject({
+    topic: z.string().min(1),
+    /** Multiplies the reading into W: 1000 for a meter that publishes kW. */
+    scale: z
+      .number()
+      .refine((n) => Number.isFinite(n) && n !== 0, "must be a number other than 0")
+      .default(1),
+    /** Flips the sign, for a meter whose convention is the opposite of the one asked for. */
+    invert: z.boolean().default(false),
+    /** Dotted path to the number in a JSON payload: `ENERGY.Power`, `meters.0.power`. */
+    json: z.string().min(1).optional(),
+  }),
+]);
+
+const surplus = z.strictObject({
+  /** Grid power in W, import positive, export negative (after scale and invert). Required. */
+  grid: powerInput,
+  /** PV production in W, positive. */
+  pv: powerInput.optional(),
+  /** Home battery power in W: positive discharging, negative charging (go-e's pAkku). */
+  battery: powerInput.optional(),
+  /** How often the charger gets the readings (go-e forgets them after about 10 s). */
+  interval: duration("4s", 1000).refine((ms) => ms <= 5000, "must be at most 5s: go-e needs ids every 5s"),
+  /** A reading older than this is stale; with a stale grid reading nothing is sent. */
+  maxAge: duration("10s", 1000),
+});
 
 const homeassistant = z
   .strictObject({
@@ -99,6 +141,8 @@ const goeCharger = z.strictObject({
   writableKeys: z
     .array(z.string().regex(/^[a-zA-Z0-9_]+$/, "must be a go-e API key such as lmo"))
     .default([]),
+  /** Live grid (and PV, battery) power from MQTT, sent to the charger for PV-surplus charging. */
+  surplus: surplus.optional(),
 });
 
 const climkitAccount = z.strictObject({
@@ -206,6 +250,8 @@ export const ConfigSchema = z
 export type Config = z.output<typeof ConfigSchema>;
 export type MqttConfig = Config["mqtt"];
 export type GoeConfig = Config["goe"][number];
+export type SurplusConfig = NonNullable<GoeConfig["surplus"]>;
+export type PowerInputConfig = SurplusConfig["grid"];
 export type ClimkitConfig = Config["climkit"][number];
 export type OvmsConfig = Config["ovms"][number];
 export type OvmsVehicleConfig = OvmsConfig["vehicles"][number];

@@ -1,5 +1,14 @@
 import type { GoeConfig } from "../config/schema.js";
-import type { Device, DeviceDescription, Sink, Source, Value, WriteResult } from "../source.js";
+import type {
+  Device,
+  DeviceDescription,
+  Sink,
+  Source,
+  SurplusReading,
+  SurplusReceiver,
+  Value,
+  WriteResult,
+} from "../source.js";
 import { describeError, errorKind } from "../upstream/errors.js";
 import { WriteMerger } from "../upstream/merge.js";
 import { Poller } from "../upstream/poller.js";
@@ -8,6 +17,7 @@ import type { Logger } from "../util/log.js";
 import { GoeApi, type GoeSetOutcome, type GoeStatus } from "./api.js";
 import { loadpointEntities } from "./entities.js";
 import { mapStatus, maxCurrentLimit, STATUS_KEYS } from "./mapping.js";
+import { IdsSender, mapSurplus, SURPLUS_KEYS, surplusEntities } from "./surplus.js";
 import { planWrite } from "./writes.js";
 
 /** The go-e cloud answers a second request within a second with the same data: don't ask. */
@@ -16,7 +26,7 @@ const REQUEST_SPACING_MS = 1000;
 const READ_BACK_TRIES = 3;
 
 /** One go-e charger as a loadpoint: polls it, publishes it, writes to it. */
-export class GoeCharger implements Source, Device {
+export class GoeCharger implements Source, Device, SurplusReceiver {
   readonly name: string;
   readonly topic: string;
   private readonly api: GoeApi;
@@ -29,6 +39,10 @@ export class GoeCharger implements Source, Device {
   private describedAs = "";
   private lastError = "";
   private readonly writes = new Set<Promise<WriteResult>>();
+  private readonly ids: IdsSender;
+  /** What a poll asks for: the surplus read-back only where a surplus feed is configured. */
+  private readonly statusKeys: readonly string[];
+  private stopped = false;
 
   constructor(
     private readonly config: GoeConfig,
@@ -45,6 +59,8 @@ export class GoeCharger implements Source, Device {
       configPath,
     });
     this.queue = new UpstreamQueue(this.name, REQUEST_SPACING_MS);
+    this.ids = new IdsSender(this.queue, this.api);
+    this.statusKeys = config.surplus ? [...STATUS_KEYS, ...SURPLUS_KEYS] : STATUS_KEYS;
     this.merger = new WriteMerger((take) => this.queue.run(() => this.api.set(take()), Priority.write));
     this.poller = new Poller({
       intervalMs: config.interval,
@@ -62,6 +78,7 @@ export class GoeCharger implements Source, Device {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     await this.poller.stop();
     await Promise.all(this.writes);
     await this.queue.close();
@@ -81,7 +98,10 @@ export class GoeCharger implements Source, Device {
       serial: this.config.serial,
       swVersion: firmware,
       configurationUrl: this.api.cloud ? undefined : this.config.url,
-      entities: loadpointEntities(maxCurrentLimit(this.status)),
+      entities: [
+        ...loadpointEntities(maxCurrentLimit(this.status)),
+        ...(this.config.surplus ? surplusEntities() : []),
+      ],
     };
   }
 
@@ -90,6 +110,11 @@ export class GoeCharger implements Source, Device {
     this.writes.add(task);
     void task.finally(() => this.writes.delete(task));
     return task;
+  }
+
+  feedSurplus(reading: SurplusReading): Promise<WriteResult> {
+    if (this.stopped) return Promise.resolve({ ok: false, error: "the charger's connection is stopped" });
+    return this.ids.send(reading);
   }
 
   private async carryOut(key: string, payload: string): Promise<WriteResult> {
@@ -124,12 +149,12 @@ export class GoeCharger implements Source, Device {
 
   /** Reads the status (plus any extra keys a write needs to confirm) and publishes it. */
   private async poll(priority: number, extraKeys: string[] = []): Promise<GoeStatus> {
-    const keys = extraKeys.length > 0 ? [...new Set([...STATUS_KEYS, ...extraKeys])] : STATUS_KEYS;
+    const keys = extraKeys.length > 0 ? [...new Set([...this.statusKeys, ...extraKeys])] : this.statusKeys;
     const status = await this.queue.run(() => this.api.status(keys), priority as Priority);
     this.status = { ...this.status, ...status };
     const sink = this.sink;
     if (!sink) return status;
-    sink.values(this.topic, mapStatus(status, this.config.title));
+    sink.values(this.topic, { ...mapStatus(status, this.config.title), ...mapSurplus(status) });
     if (this.lastError !== "" || !this.describedAs) {
       if (this.lastError) this.logger.info({ charger: this.name }, "go-e charger reachable again");
       this.lastError = "";

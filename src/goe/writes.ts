@@ -142,7 +142,10 @@ function planMode(payload: string): PlanResult {
   const params: Record<string, Record<string, unknown>> = {
     off: { frc: 1 },
     now: { frc: 2 },
-    pv: { frc: 0, lmo: 4, fup: true },
+    // go-e charges from surplus only in Eco logic with "use PV surplus", and may pause only
+    // with "allow charge pause" (go-eCharger-API-v2#226): without acp it would keep drawing
+    // the minimum current from the grid
+    pv: { frc: 0, lmo: 4, fup: true, acp: true },
   };
   const chosen = params[mode];
   if (!chosen) return { error: `mode must be off, now or pv (got ${JSON.stringify(payload)})` };

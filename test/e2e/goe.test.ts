@@ -133,7 +133,7 @@ describe("go-e chargers on evcc-style topics", () => {
     expect(sim.status("000001").frc).toBe(1);
     await watch.waitForValue(`${LP1}/charging`, "false");
     expect(await write(`${LP1}/mode`, "pv")).toEqual({ ok: true, value: "pv" });
-    expect(sim.status("000001")).toMatchObject({ frc: 0, lmo: 4, fup: true });
+    expect(sim.status("000001")).toMatchObject({ frc: 0, lmo: 4, fup: true, acp: true });
     expect(await write(`${LP1}/mode`, "now")).toEqual({ ok: true, value: "now" });
     await watch.waitForValue(`${LP1}/charging`, "true");
   });

@@ -20,7 +20,7 @@ describe("go-e writes", () => {
   it("maps the evcc writes to go-e keys", () => {
     expect(params("mode", "off")).toEqual({ frc: 1 });
     expect(params("mode", "NOW")).toEqual({ frc: 2 });
-    expect(params("mode", "pv")).toEqual({ frc: 0, lmo: 4, fup: true });
+    expect(params("mode", "pv")).toEqual({ frc: 0, lmo: 4, fup: true, acp: true });
     expect(params("maxCurrent", "16")).toEqual({ amp: 16 });
     expect(params("phasesConfigured", "3")).toEqual({ psm: 2 });
     expect(params("phases", "1")).toEqual({ psm: 1 });

@@ -61,7 +61,7 @@ function oracle(write: Write, ama: number): Params | undefined {
       const modes: Record<string, Params> = {
         off: { frc: 1 },
         now: { frc: 2 },
-        pv: { frc: 0, lmo: 4, fup: true },
+        pv: { frc: 0, lmo: 4, fup: true, acp: true },
       };
       return modes[payload.toLowerCase()];
     }
