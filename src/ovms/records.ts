@@ -41,6 +41,11 @@ const S_FIELDS = [
   "soh",
   "chargepowerinput",
   "chargerefficiency",
+  "batt_current",
+  "batt_range_speed",
+  "charge_kwh_grid",
+  "charge_kwh_grid_total",
+  "batt_capacity",
 ];
 
 const D_FIELDS = [

@@ -24,7 +24,8 @@ interface Setup {
 }
 
 async function setup(options: Setup = {}) {
-  const sim = new OvmsSimulator({ password: PASSWORD, ...options.sim });
+  // the expiry sweep at once: tests move the clock instead of waiting 10 s
+  const sim = new OvmsSimulator({ password: PASSWORD, sweepMs: 50, ...options.sim });
   const urls = await sim.start();
   cleanups.push(() => sim.stop());
   const config: OvmsConfig = {

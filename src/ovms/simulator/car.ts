@@ -4,7 +4,7 @@
 // records, so data is only as fresh as the car's last report. Time is read from an injectable
 // clock and everything advances lazily when the car is looked at.
 
-import { encodeMessages, MODE_NUMBERS, text } from "./messages.js";
+import { encodeMessages, fMessage, MODE_NUMBERS, text } from "./messages.js";
 
 export type ChargeMode = "standard" | "storage" | "range" | "performance";
 
@@ -37,8 +37,8 @@ export interface CarState {
   };
   /** Tyre pressures in kPa, in the order fl, fr, rl, rr. */
   tyresKpa: [number, number, number, number];
-  /** Which TPMS record the module sends: V3 'Y' (kPa), v2 'W' (psi), or none. */
-  tpms: "Y" | "W" | "none";
+  /** Which TPMS record the module sends: V3 'Y' (kPa), v2 'W' (psi), both (V3 modules), or none. */
+  tpms: "Y" | "W" | "both" | "none";
   /** Whether the module is connected to the server (v_net_connected). */
   moduleConnected: boolean;
   /** The PIN that lock/unlock (commands 20/22) need. */
@@ -56,6 +56,11 @@ export interface SimCarOptions {
   connectedReportMs?: number;
   /** No records stored at all: every record endpoint answers `{}`. */
   noRecords?: boolean;
+  /**
+   * `/api/tpms` dies on a stored Y record, as on the real server (`max()` not imported,
+   * ApiHttpCore.pm 551), answering `404 not found`. Off by default, so REST-only tests see tyres.
+   */
+  tpmsDies?: boolean;
 }
 
 export interface StoredRecord {
@@ -72,6 +77,7 @@ export interface CommandOutcome {
 
 export class SimCar {
   readonly id: string;
+  readonly tpmsDies: boolean;
   private state: CarState;
   private readonly socPerMinute: number;
   private readonly idleReportMs: number;
@@ -88,6 +94,7 @@ export class SimCar {
     private readonly now: () => number,
   ) {
     this.id = options.id;
+    this.tpmsDies = options.tpmsDies ?? false;
     this.socPerMinute = options.socPerMinute ?? 0.5;
     this.idleReportMs = options.idleReportMs ?? 600_000;
     this.connectedReportMs = options.connectedReportMs ?? 10_000;
@@ -115,7 +122,10 @@ export class SimCar {
       ...options.state,
     };
     this.lastAdvance = now();
-    if (!options.noRecords) this.report();
+    if (!options.noRecords) {
+      this.store([{ code: "F", message: fMessage(), time: now() }]);
+      this.report();
+    }
   }
 
   /** Called with the records of every new report (the v2 server forwards them live). */
@@ -128,10 +138,20 @@ export class SimCar {
     return structuredClone(this.state);
   }
 
-  /** Changes the car; the module reports at once when it is connected. */
+  /**
+   * The module sends one raw record as it stands (`code` and the text after it), e.g. a garbled
+   * one: the server stores and forwards it without looking inside.
+   */
+  sendRaw(code: string, message: string): void {
+    this.store([{ code, message, time: this.now() }]);
+  }
+
+  /** Changes the car; the module reports at once when it is connected (F first when it connects). */
   set(patch: Partial<CarState>): void {
     this.advance();
+    const connecting = patch.moduleConnected === true && !this.state.moduleConnected;
     this.state = { ...this.state, ...patch };
+    if (connecting) this.store([{ code: "F", message: fMessage(), time: this.now() }]);
     if (patch.charging === true && patch.chargeState === undefined) this.state.chargeState = "charging";
     if (patch.charging === false && patch.chargeState === undefined) this.state.chargeState = "stopped";
     if (this.state.charging) this.state.pluggedIn = true;
@@ -239,6 +259,10 @@ export class SimCar {
       message,
       time,
     }));
+    this.store(records);
+  }
+
+  private store(records: StoredRecord[]): void {
     for (const record of records) this.stored.set(record.code, record);
     for (const listener of this.listeners) listener(records);
   }

@@ -6,37 +6,44 @@ export interface RateLimit {
   perMinute?: number;
   cap?: number;
   holdMs?: number;
+  /** The refill timer's period (one minute on the real server; shorter in tests). */
+  minuteMs?: number;
+  /** An address not seen for this long starts afresh (300 s on the real server). */
+  idleResetMs?: number;
 }
 
 /**
- * The server's limit per client address: `burst` requests to start with, +`perMinute` each
- * full minute up to `cap`. The clock is the simulator's, so tests can refill by moving it.
+ * The server's limit per client address (`ApiHttp.pm` 127–178): `burst` requests to start with
+ * (the first request is free), +`perMinute` from one global timer each minute up to `cap`, and
+ * an address unseen for `idleResetMs` starts afresh. Held requests count too. The clock is the
+ * simulator's, so tests can refill by moving it; the global timer is its whole minutes.
  */
 export class RateLimiter {
-  private readonly buckets = new Map<string, { tokens: number; refilled: number }>();
+  private readonly buckets = new Map<string, { tokens: number; minute: number; seen: number }>();
 
   constructor(
     private readonly limit: RateLimit,
     private readonly now: () => number,
   ) {}
 
-  /** Takes one request from the address's quota; false when it is used up. */
+  /** Takes one request from the address's quota; false when it is used up (hold, then 429). */
   take(address: string): boolean {
-    const { burst = 120, perMinute = 60, cap = 240 } = this.limit;
+    const { burst = 120, perMinute = 60, cap = 240, minuteMs = 60_000, idleResetMs = 300_000 } = this.limit;
     const now = this.now();
+    const minute = Math.floor(now / minuteMs);
     let bucket = this.buckets.get(address);
-    if (!bucket) {
-      bucket = { tokens: burst, refilled: now };
+    if (!bucket || now - bucket.seen >= idleResetMs) {
+      bucket = { tokens: burst, minute, seen: now };
       this.buckets.set(address, bucket);
+      return true;
     }
-    const minutes = Math.floor((now - bucket.refilled) / 60_000);
-    if (minutes > 0) {
-      bucket.tokens = Math.min(cap, bucket.tokens + minutes * perMinute);
-      bucket.refilled += minutes * 60_000;
+    bucket.seen = now;
+    if (minute > bucket.minute) {
+      bucket.tokens = Math.min(cap, bucket.tokens + (minute - bucket.minute) * perMinute);
+      bucket.minute = minute;
     }
-    if (bucket.tokens <= 0) return false;
     bucket.tokens -= 1;
-    return true;
+    return bucket.tokens >= 0;
   }
 }
 

@@ -8,7 +8,7 @@ import type { StoredRecord } from "./car.js";
 type Json = Record<string, unknown>;
 
 const S_NAMES =
-  "soc,units,linevoltage,chargecurrent,chargestate,mode,idealrange,estimatedrange,chargelimit,chargeduration,chargeb4,chargekwh,chargesubstate,chargestateN,chargemodeN,chargetimermode,chargestarttime,chargetimerstale,cac100,charge_etr_full,charge_etr_limit,charge_limit_range,charge_limit_soc,cooldown_active,cooldown_tbattery,cooldown_timelimit,charge_estimate,charge_etr_range,charge_etr_soc,idealrange_max,chargetype,chargepower,battvoltage,soh,chargepowerinput,chargerefficiency".split(
+  "soc,units,linevoltage,chargecurrent,chargestate,mode,idealrange,estimatedrange,chargelimit,chargeduration,chargeb4,chargekwh,chargesubstate,chargestateN,chargemodeN,chargetimermode,chargestarttime,chargetimerstale,cac100,charge_etr_full,charge_etr_limit,charge_limit_range,charge_limit_soc,cooldown_active,cooldown_tbattery,cooldown_timelimit,charge_estimate,charge_etr_range,charge_etr_soc,idealrange_max,chargetype,chargepower,battvoltage,soh,chargepowerinput,chargerefficiency,batt_current,batt_range_speed,charge_kwh_grid,charge_kwh_grid_total,batt_capacity".split(
     ",",
   );
 const S_STATUS = [

@@ -26,9 +26,15 @@ export function encodeMessages(state: CarState, range: number): Array<[string, s
     ["D", dMessage(state)],
     ["L", lMessage(state)],
   ];
-  if (state.tpms === "Y") messages.push(["Y", yMessage(state)]);
-  if (state.tpms === "W") messages.push(["W", wMessage(state)]);
+  // a V3 module sends both: the old W record (psi) for old apps, and Y (kPa)
+  if (state.tpms === "W" || state.tpms === "both") messages.push(["W", wMessage(state)]);
+  if (state.tpms === "Y" || state.tpms === "both") messages.push(["Y", yMessage(state)]);
   return messages;
+}
+
+/** The F record a module sends when it connects: firmware, VIN, signal, … (not decoded). */
+export function fMessage(): string {
+  return "3.3.004-sim/ota_0/main,SIMVIN0000000042,20,1,ZE,ovms-sim,-1,0";
 }
 
 function sMessage(s: CarState, range: number): string {
@@ -40,7 +46,10 @@ function sMessage(s: CarState, range: number): string {
   // etr full, etr limit, limit range, limit soc, cooldown ×3, estimate, etr range, etr soc
   const acc = [0, 0, 0, s.chargeLimitSoc, 0, 0, 0, 0, 0, 0];
   const tail = [text(s.fullRange * 1.1), 25, text(power, 3), "396.5", 98, text(power * 1.05, 3), 95];
-  return [...head, ...modes, ...numbers, ...acc, ...tail].join(",");
+  // the five fields of newer firmware: battery current, range gain speed, grid kWh (session,
+  // total), usable capacity (ApiHttpCore.pm 716–720)
+  const newer = [s.charging ? text(-power * 2.5, 1) : 0, 0, 0, "1234.5", "52"];
+  return [...head, ...modes, ...numbers, ...acc, ...tail, ...newer].join(",");
 }
 
 function dMessage(s: CarState): string {
