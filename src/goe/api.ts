@@ -7,8 +7,8 @@ export type GoeStatus = Record<string, unknown>;
 export interface GoeSetOutcome {
   /** Keys the charger or cloud said it took (the cloud says so even for read-only keys). */
   accepted: string[];
-  /** Keys refused, with the reason given. */
-  rejected: Record<string, string>;
+  /** Keys refused, with the reason given (a Map: key names come from users). */
+  rejected: Map<string, string>;
 }
 
 export interface GoeApiOptions {
@@ -68,7 +68,7 @@ export class GoeApi {
       const reason = this.reason(response.text);
       return {
         accepted: [],
-        rejected: Object.fromEntries(keys.map((key) => [key, perKey?.rejected[key] ?? reason])),
+        rejected: new Map(keys.map((key) => [key, perKey?.rejected.get(key) ?? reason])),
       };
     }
     // the local API answers 200 (or 500 with a JSON body) per key; the cloud answers 202
@@ -157,19 +157,21 @@ export function readSetOutcome(body: unknown, keys: readonly string[]): GoeSetOu
   const record = body as Record<string, unknown>;
   if (Array.isArray(record.succeeded) || Array.isArray(record.failed)) {
     const accepted = listKeys(record.succeeded).map(([key]) => key);
-    const rejected: Record<string, string> = {};
-    for (const [key, detail] of listKeys(record.failed)) rejected[key] = detail ?? "rejected by the charger";
+    const rejected = new Map<string, string>();
+    for (const [key, detail] of listKeys(record.failed))
+      rejected.set(key, detail ?? "rejected by the charger");
     return { accepted, rejected };
   }
   const accepted: string[] = [];
-  const rejected: Record<string, string> = {};
+  const rejected = new Map<string, string>();
   for (const key of keys) {
+    if (!Object.hasOwn(record, key)) continue;
     const answer = record[key];
     if (answer === true) accepted.push(key);
-    else if (typeof answer === "string") rejected[key] = answer;
-    else if (answer !== undefined) rejected[key] = JSON.stringify(answer);
+    else if (typeof answer === "string") rejected.set(key, answer);
+    else if (answer !== undefined) rejected.set(key, JSON.stringify(answer) ?? String(answer));
   }
-  if (accepted.length === 0 && Object.keys(rejected).length === 0) return undefined;
+  if (accepted.length === 0 && rejected.size === 0) return undefined;
   return { accepted, rejected };
 }
 

@@ -106,9 +106,13 @@ export class GoeCharger implements Source, Device, SurplusReceiver {
   }
 
   write(key: string, payload: string): Promise<WriteResult> {
-    const task = this.carryOut(key, payload);
+    // a device answers, it never throws: even a bug in a plan becomes a refusal, so the
+    // promise kept for stop() can't turn into an unhandled rejection
+    const task = this.carryOut(key, payload).catch(
+      (error: unknown): WriteResult => ({ ok: false, error: `write failed: ${describeError(error)}` }),
+    );
     this.writes.add(task);
-    void task.finally(() => this.writes.delete(task));
+    void task.then(() => this.writes.delete(task));
     return task;
   }
 
@@ -126,9 +130,10 @@ export class GoeCharger implements Source, Device, SurplusReceiver {
     } catch (error) {
       return { ok: false, error: describeError(error) };
     }
-    const refused = Object.keys(plan.params)
-      .map((param) => (outcome.rejected[param] ? `${param}: ${outcome.rejected[param]}` : undefined))
-      .filter(Boolean);
+    const refused = Object.keys(plan.params).flatMap((param) => {
+      const reason = outcome.rejected.get(param);
+      return reason === undefined ? [] : [`${param}: ${reason}`];
+    });
     if (refused.length > 0) return { ok: false, error: `the charger refused ${refused.join("; ")}` };
     // a 202 from the cloud only means "forwarded": the value counts once the charger shows it
     let seen: Value | undefined;

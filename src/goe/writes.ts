@@ -1,9 +1,14 @@
 import type { Value } from "../source.js";
+import { shown } from "../util/echo.js";
 import type { GoeStatus } from "./api.js";
 import { chargeMode, MIN_CURRENT, maxCurrentLimit, num, phasesConfigured } from "./mapping.js";
 
 // /set payloads → go-e /api/set parameters. Everything is validated here, before anything
-// is queued: a refused write never reaches the charger.
+// is queued: a refused write never reaches the charger, and since every write is checked on
+// its own before it is merged with others, a merged /api/set never carries a bad key.
+//
+// Names come from users: every table is a Map (or checked with Object.hasOwn), so a name such
+// as `constructor` or `__proto__` finds nothing instead of an inherited property.
 
 /** A validated write: what to send, and how to recognise it in the status read back. */
 export interface GoePlan {
@@ -78,42 +83,71 @@ const intRange =
       : `must be a whole number ${min}..${top}${nullable ? " or null" : ""}`;
   };
 
+const IDS_INPUTS = ["pGrid", "pPv", "pAkku"];
+
 /** Keys a user may write through `goe/<key>/set`, each with the charger's own rule. */
-const ALLOWED: Record<string, Check> = {
-  amp: intRange(MIN_CURRENT, maxCurrentLimit),
-  frc: oneOf(0, 1, 2),
-  psm: oneOf(0, 1, 2),
-  lmo: oneOf(3, 4, 5),
-  fup: oneOf(true, false),
-  acs: oneOf(0, 1, 2),
-  trx: intRange(0, () => 10, true),
-  tcl: intRange(MIN_CURRENT, maxCurrentLimit, true),
-  dwo: (value) =>
-    value === null || (typeof value === "number" && value >= 0) ? undefined : "must be Wh ≥ 0 or null",
-  fna: (value) =>
-    typeof value === "string" && value.length >= 4 && value.length <= 64
-      ? undefined
-      : "must be a name of 4..64 characters",
-  ids: (value) => {
-    if (!value || typeof value !== "object" || Array.isArray(value))
-      return 'must be an object like {"pGrid":-1200,"pPv":3000}';
-    const entries = Object.entries(value);
-    const known = ["pGrid", "pPv", "pAkku"];
-    return entries.length > 0 && entries.every(([key, v]) => known.includes(key) && typeof v === "number")
-      ? undefined
-      : "must hold numbers under pGrid, pPv, pAkku";
-  },
-};
+const ALLOWED: ReadonlyMap<string, Check> = new Map<string, Check>([
+  ["amp", intRange(MIN_CURRENT, maxCurrentLimit)],
+  ["frc", oneOf(0, 1, 2)],
+  ["psm", oneOf(0, 1, 2)],
+  ["lmo", oneOf(3, 4, 5)],
+  ["fup", oneOf(true, false)],
+  ["acs", oneOf(0, 1, 2)],
+  ["trx", intRange(0, () => 10, true)],
+  ["tcl", intRange(MIN_CURRENT, maxCurrentLimit, true)],
+  [
+    "dwo",
+    (value) =>
+      value === null || (typeof value === "number" && Number.isFinite(value) && value >= 0)
+        ? undefined
+        : "must be Wh ≥ 0 or null",
+  ],
+  [
+    "fna",
+    (value) =>
+      typeof value === "string" && value.length >= 4 && value.length <= 64
+        ? undefined
+        : "must be a name of 4..64 characters",
+  ],
+  [
+    "ids",
+    (value) => {
+      if (!value || typeof value !== "object" || Array.isArray(value))
+        return 'must be an object like {"pGrid":-1200,"pPv":3000}';
+      const entries = Object.entries(value);
+      return entries.length > 0 &&
+        entries.every(([key, v]) => IDS_INPUTS.includes(key) && typeof v === "number" && Number.isFinite(v))
+        ? undefined
+        : "must hold finite numbers under pGrid, pPv, pAkku";
+    },
+  ],
+]);
+
+/** What go-e key names look like; anything else (`__proto__`, `a/b`, ``) is no go-e key. */
+const KEY_SHAPE = /^[A-Za-z][A-Za-z0-9_]{0,31}$/;
 
 /** Why a key can't be written, or undefined if it can. */
 export function keyRefusal(key: string, extraKeys: ReadonlySet<string>): string | undefined {
+  // names are not echoed when they could be anything (see util/echo.ts); the topic names them
+  if (!KEY_SHAPE.test(key)) return "this is not a go-e key name (letters, digits and _)";
   const denied = DENIED_KEYS.get(key);
   if (denied) return `go-e key ${key} can never be written: ${denied}`;
-  if (!(key in ALLOWED) && !extraKeys.has(key)) {
-    return `go-e key ${key} is not writable (allowed: ${[...Object.keys(ALLOWED), ...extraKeys].join(", ")})`;
+  if (!ALLOWED.has(key) && !extraKeys.has(key)) {
+    return `this go-e key is not writable (allowed: ${[...ALLOWED.keys(), ...extraKeys].join(", ")})`;
   }
   return undefined;
 }
+
+/** An evcc-named setting: how its payload becomes go-e parameters. */
+type Planner = (payload: string, status: GoeStatus | undefined) => PlanResult;
+
+/** The evcc-named settings of a loadpoint (`<loadpoint>/<name>/set`). */
+const SETTINGS: ReadonlyMap<string, Planner> = new Map<string, Planner>([
+  ["mode", (payload) => planMode(payload)],
+  ["maxCurrent", planMaxCurrent],
+  ["phases", (payload) => planPhases(payload)],
+  ["phasesConfigured", (payload) => planPhases(payload)],
+]);
 
 export function planWrite(
   key: string,
@@ -121,35 +155,28 @@ export function planWrite(
   status: GoeStatus | undefined,
   extraKeys: ReadonlySet<string> = new Set(),
 ): PlanResult {
-  switch (key) {
-    case "mode":
-      return planMode(payload);
-    case "maxCurrent":
-      return planMaxCurrent(payload, status);
-    case "phases":
-    case "phasesConfigured":
-      return planPhases(payload);
-    default:
-      if (key.startsWith("goe/")) return planRawKey(key.slice(4), payload, status, extraKeys);
-      return {
-        error: `unknown setting ${key} (writable: mode, maxCurrent, phasesConfigured, phases, goe/<key>)`,
-      };
-  }
+  const planner = SETTINGS.get(key);
+  if (planner) return planner(payload, status);
+  if (key.startsWith("goe/")) return planRawKey(key.slice(4), payload, status, extraKeys);
+  return {
+    error: `unknown setting (writable: ${[...SETTINGS.keys()].join(", ")}, goe/<key>)`,
+  };
 }
+
+const MODES: ReadonlyMap<string, Record<string, unknown>> = new Map<string, Record<string, unknown>>([
+  ["off", { frc: 1 }],
+  ["now", { frc: 2 }],
+  // go-e charges from surplus only in Eco logic with "use PV surplus", and may pause only
+  // with "allow charge pause" (go-eCharger-API-v2#226): without acp it would keep drawing
+  // the minimum current from the grid
+  ["pv", { frc: 0, lmo: 4, fup: true, acp: true }],
+]);
 
 function planMode(payload: string): PlanResult {
   const mode = payload.toLowerCase();
-  const params: Record<string, Record<string, unknown>> = {
-    off: { frc: 1 },
-    now: { frc: 2 },
-    // go-e charges from surplus only in Eco logic with "use PV surplus", and may pause only
-    // with "allow charge pause" (go-eCharger-API-v2#226): without acp it would keep drawing
-    // the minimum current from the grid
-    pv: { frc: 0, lmo: 4, fup: true, acp: true },
-  };
-  const chosen = params[mode];
-  if (!chosen) return { error: `mode must be off, now or pv (got ${JSON.stringify(payload)})` };
-  return { params: chosen, expected: mode, readBack: (status) => chargeMode(status) };
+  const chosen = MODES.get(mode);
+  if (!chosen) return { error: `mode must be off, now or pv (got ${shown(payload)})` };
+  return { params: { ...chosen }, expected: mode, readBack: (status) => chargeMode(status) };
 }
 
 function planMaxCurrent(payload: string, status: GoeStatus | undefined): PlanResult {
@@ -157,18 +184,31 @@ function planMaxCurrent(payload: string, status: GoeStatus | undefined): PlanRes
   const amps = Number(payload);
   if (!/^\d+$/.test(payload) || !Number.isInteger(amps) || amps < MIN_CURRENT || amps > max) {
     return {
-      error: `maxCurrent must be a whole number of amps, ${MIN_CURRENT}..${max} (got ${JSON.stringify(payload)})`,
+      error: `maxCurrent must be a whole number of amps, ${MIN_CURRENT}..${max} (got ${shown(payload)})`,
     };
   }
   return { params: { amp: amps }, expected: amps, readBack: (s) => num(s.amp) };
 }
 
+/** evcc's phases → go-e's phase switch mode (psm). */
+const PHASE_MODES: ReadonlyMap<string, number> = new Map([
+  ["0", 0],
+  ["1", 1],
+  ["3", 2],
+]);
+
 function planPhases(payload: string): PlanResult {
-  const psm: Record<string, number> = { "0": 0, "1": 1, "3": 2 };
-  const value = psm[payload];
-  if (value === undefined)
-    return { error: `phases must be 0 (auto), 1 or 3 (got ${JSON.stringify(payload)})` };
+  const value = PHASE_MODES.get(payload);
+  if (value === undefined) return { error: `phases must be 0 (auto), 1 or 3 (got ${shown(payload)})` };
   return { params: { psm: value }, expected: Number(payload), readBack: (s) => phasesConfigured(s) };
+}
+
+/** Whether every number in a JSON value is finite (JSON.parse reads 1e400 as Infinity). */
+function allFinite(value: unknown): boolean {
+  if (typeof value === "number") return Number.isFinite(value);
+  if (Array.isArray(value)) return value.every(allFinite);
+  if (value !== null && typeof value === "object") return Object.values(value).every(allFinite);
+  return true;
 }
 
 function planRawKey(
@@ -185,10 +225,10 @@ function planRawKey(
   } catch {
     // a bare word is taken as a string, so `-m Garage` works as well as `-m '"Garage"'`
     if (/^[^{}[\]"]*$/.test(payload) && !/^(true|false|null|-?\d)/.test(payload)) value = payload;
-    else return { error: `goe/${key}: payload is not valid JSON (${payload.slice(0, 40)})` };
+    else return { error: `goe/${key}: payload is not valid JSON (got ${shown(payload)})` };
   }
-  const check = ALLOWED[key];
-  const problem = check?.(value, status);
+  if (!allFinite(value)) return { error: `goe/${key}: numbers must be finite (got ${shown(payload)})` };
+  const problem = ALLOWED.get(key)?.(value, status);
   if (problem) return { error: `goe/${key} ${problem}` };
   const expected: Value =
     value !== null && typeof value === "object" ? JSON.stringify(value) : (value as Value);
@@ -198,6 +238,7 @@ function planRawKey(
     params: { [key]: value },
     expected,
     readBack: (s) => {
+      if (!Object.hasOwn(s, key)) return undefined;
       const current = s[key];
       if (current === undefined) return undefined;
       return current !== null && typeof current === "object" ? JSON.stringify(current) : (current as Value);

@@ -80,7 +80,7 @@ export function describeVehicle(identity: VehicleIdentity): DeviceDescription {
     },
     { key: "chargeState", name: "Charge state", kind: "sensor", icon: "mdi:battery-charging" },
     commands
-      ? { key: "chargeMode", name: "Charge mode", kind: "select", options: Object.keys(CHARGE_MODES) }
+      ? { key: "chargeMode", name: "Charge mode", kind: "select", options: [...CHARGE_MODES.keys()] }
       : { key: "chargeMode", name: "Charge mode", kind: "sensor" },
     {
       key: "chargePower",

@@ -178,8 +178,7 @@ export function decodeVehicle(records: VehicleRecords, knownUnits?: DistanceUnit
   // a mode the charge-mode select does not offer, or a limit outside the number's range, is
   // published as "no value": Home Assistant would refuse it and keep showing the old one
   const chargeMode = text("mode")?.toLowerCase();
-  if (chargeMode !== undefined)
-    values.chargeMode = Object.hasOwn(CHARGE_MODES, chargeMode) ? chargeMode : null;
+  if (chargeMode !== undefined) values.chargeMode = CHARGE_MODES.has(chargeMode) ? chargeMode : null;
   const chargingFlag = flag("charging");
   if (chargingFlag !== undefined || chargeState !== undefined) {
     values.charging = chargingFlag === true || CHARGING_STATES.has(chargeState?.toLowerCase() ?? "");

@@ -1,10 +1,16 @@
 import type { Value, WriteResult } from "../source.js";
+import { shown } from "../util/echo.js";
 
 // Pure: which v2 command a `/set` on a vehicle topic becomes, and what the car's reply means.
 // Validation happens here, before anything is sent (SPEC §4).
 
-/** Charge modes as the v2 protocol numbers them (command 10). */
-export const CHARGE_MODES: Record<string, number> = { standard: 0, storage: 1, range: 3, performance: 4 };
+/** Charge modes as the v2 protocol numbers them (command 10); a Map, as names come from users. */
+export const CHARGE_MODES: ReadonlyMap<string, number> = new Map([
+  ["standard", 0],
+  ["storage", 1],
+  ["range", 3],
+  ["performance", 4],
+]);
 
 /** The charge current a car accepts (command 15), in whole amps. */
 export const CHARGE_CURRENT_RANGE = { min: 1, max: 32 } as const;
@@ -62,7 +68,8 @@ export function writableKeys(options: WriteOptions): string[] {
 export function planWrite(key: string, payload: string, options: WriteOptions): WritePlan {
   const keys = writableKeys(options);
   if (!keys.includes(key)) {
-    return { ok: false, error: `${key} is not writable (writable: ${keys.join(", ")})` };
+    // the key is not echoed (the answer's topic names it): see util/echo.ts
+    return { ok: false, error: `this value is not writable (writable: ${keys.join(", ")})` };
   }
   if (!options.commandsEnabled) {
     return { ok: false, error: `commands are disabled: set ${options.configPath}.commands` };
@@ -74,7 +81,8 @@ function validate(key: string, payload: string, options: WriteOptions): WritePla
   switch (key) {
     case "charging": {
       const on = parseBoolean(payload);
-      if (on === undefined) return { ok: false, error: "charging must be true or false" };
+      if (on === undefined)
+        return { ok: false, error: `charging must be true or false (got ${shown(payload)})` };
       return on
         ? { ok: true, command: { code: COMMAND.startCharge, params: [], value: true, what: "start charge" } }
         : { ok: true, command: { code: COMMAND.stopCharge, params: [], value: false, what: "stop charge" } };
@@ -84,7 +92,10 @@ function validate(key: string, payload: string, options: WriteOptions): WritePla
       const amps = /^\d+$/.test(text) ? Number(text) : Number.NaN;
       const { min, max } = CHARGE_CURRENT_RANGE;
       if (!(amps >= min && amps <= max)) {
-        return { ok: false, error: `chargeCurrent must be a whole number of amps, ${min}..${max}` };
+        return {
+          ok: false,
+          error: `chargeCurrent must be a whole number of amps, ${min}..${max} (got ${shown(payload)})`,
+        };
       }
       return {
         ok: true,
@@ -98,9 +109,12 @@ function validate(key: string, payload: string, options: WriteOptions): WritePla
     }
     case "chargeMode": {
       const mode = payload.trim().toLowerCase();
-      const number = CHARGE_MODES[mode];
+      const number = CHARGE_MODES.get(mode);
       if (number === undefined) {
-        return { ok: false, error: `chargeMode must be one of ${Object.keys(CHARGE_MODES).join(", ")}` };
+        return {
+          ok: false,
+          error: `chargeMode must be one of ${[...CHARGE_MODES.keys()].join(", ")} (got ${shown(payload)})`,
+        };
       }
       return {
         ok: true,
@@ -108,9 +122,11 @@ function validate(key: string, payload: string, options: WriteOptions): WritePla
       };
     }
     case "wakeup":
-      return { ok: true, command: { code: COMMAND.wakeup, params: [], value: payload, what: "wake up" } };
+      // the answer says the car was woken; echoing the payload would pass it through the scrubber
+      return { ok: true, command: { code: COMMAND.wakeup, params: [], value: true, what: "wake up" } };
     case "locked": {
       const lock = parseBoolean(payload);
+      // the PIN is sent with this one: nothing of the payload is echoed
       if (lock === undefined) return { ok: false, error: "locked must be true or false" };
       return {
         ok: true,
@@ -139,7 +155,7 @@ function validate(key: string, payload: string, options: WriteOptions): WritePla
       };
     }
     default:
-      return { ok: false, error: `${key} is not writable` };
+      return { ok: false, error: "this value is not writable" };
   }
 }
 

@@ -10,7 +10,15 @@ export class WriteMerger<Params extends Record<string, unknown>, Outcome> {
 
   submit(params: Params): Promise<Outcome> {
     if (this.pending) {
-      Object.assign(this.pending.params, params);
+      // defined, not assigned: a key named __proto__ must stay a key, not change the prototype
+      for (const [key, value] of Object.entries(params)) {
+        Object.defineProperty(this.pending.params, key, {
+          value,
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
+      }
       return this.pending.promise;
     }
     const batch = { params: { ...params }, promise: undefined as unknown as Promise<Outcome> };

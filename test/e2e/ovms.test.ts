@@ -289,7 +289,7 @@ describe("an OVMS vehicle on evcc-style topics", () => {
     expect(sim.carState().chargeCurrent).toBe(16);
     expect(await write("chargeMode", "performance")).toEqual({ ok: true, value: "performance" });
     expect(sim.carState().chargeMode).toBe("performance");
-    expect(await write("wakeup", "PRESS")).toEqual({ ok: true, value: "PRESS" });
+    expect(await write("wakeup", "PRESS")).toEqual({ ok: true, value: true });
     expect(sim.carState().awake).toBe(true);
     // lock and unlock carry the configured PIN
     expect(await write("locked", "false")).toEqual({ ok: true, value: false });
@@ -323,9 +323,13 @@ describe("an OVMS vehicle on evcc-style topics", () => {
   it("refuses bad payloads on /result and sends no command", async () => {
     const sent = sim.commands;
     const refused = [
-      ["chargeCurrent", "abc", "chargeCurrent must be a whole number of amps, 1..32"],
-      ["chargeMode", "turbo", "chargeMode must be one of standard, storage, range, performance"],
-      ["charging", "maybe", "charging must be true or false"],
+      ["chargeCurrent", "abc", 'chargeCurrent must be a whole number of amps, 1..32 (got "abc")'],
+      [
+        "chargeMode",
+        "turbo",
+        'chargeMode must be one of standard, storage, range, performance (got "tur…" (5 characters))',
+      ],
+      ["charging", "maybe", 'charging must be true or false (got "may…" (5 characters))'],
     ] as const;
     for (const [key, payload, error] of refused) {
       expect(await write(key, payload), `${key} ${payload}`).toEqual({ ok: false, error });

@@ -110,6 +110,14 @@ describe("go-e simulator: set", () => {
     expect(sim.status(CLOUD).amp).toBe(10);
   });
 
+  it("knows no api key by an inherited name (constructor, toString, __proto__, …)", async () => {
+    const names = ["constructor", "toString", "__proto__", "hasOwnProperty", "valueOf", "isPrototypeOf"];
+    const reply = await get(`/${LOCAL}/api/set?${names.map((name) => `${name}={}`).join("&")}`);
+    expect(reply.status).toBe(200);
+    expect(reply.json()).toEqual(Object.fromEntries(names.map((name) => [name, `unknown api key ${name}`])));
+    expect(sim.setCalls(LOCAL).at(-1)).toEqual(Object.fromEntries(names.map((name) => [name, {}])));
+  });
+
   it("answers 422 when every key is rejected", async () => {
     const reply = await get(`/${CLOUD}/api/set?amp=40&frc=7&fup=1`);
     expect(reply.status).toBe(422);

@@ -33,6 +33,9 @@ describe("go-e writes", () => {
 
   it("checks maxCurrent against the charger's own limit (ama)", () => {
     expect(refusal("maxCurrent", "17")).toBe('maxCurrent must be a whole number of amps, 6..16 (got "17")');
+    expect(refusal("maxCurrent", "16.5")).toBe(
+      'maxCurrent must be a whole number of amps, 6..16 (got "16.…" (4 characters))',
+    );
     expect(refusal("maxCurrent", "5")).toContain("6..16");
     expect(refusal("maxCurrent", "10.5")).toContain("whole number");
     expect(refusal("maxCurrent", "ten")).toContain("whole number");
@@ -40,14 +43,14 @@ describe("go-e writes", () => {
   });
 
   it("refuses bad enums with the allowed values", () => {
-    expect(refusal("mode", "fast")).toBe('mode must be off, now or pv (got "fast")');
+    expect(refusal("mode", "fast")).toBe('mode must be off, now or pv (got "fas…" (4 characters))');
     expect(refusal("phases", "2")).toContain("0 (auto), 1 or 3");
     expect(refusal("goe/frc", "3")).toContain("must be one of 0, 1, 2");
     expect(refusal("goe/fup", '"yes"')).toContain("must be one of true, false");
     expect(refusal("goe/fna", '"go"')).toContain("4..64");
     expect(refusal("goe/ids", '{"pGrid":"x"}')).toContain("numbers");
     expect(refusal("goe/amp", "{")).toContain("not valid JSON");
-    expect(refusal("chargePower", "5")).toContain("unknown setting chargePower");
+    expect(refusal("chargePower", "5")).toContain("unknown setting (writable: mode, maxCurrent");
   });
 
   it("never writes dangerous keys, whatever the configuration opens", () => {
@@ -70,20 +73,46 @@ describe("go-e writes", () => {
     // the real cloud answer to set?amp=7&eto=0.0 (go-eCharger-API-v2#135)
     expect(readSetOutcome({ succeeded: [{ eto: 0 }], failed: [] }, ["amp", "eto"])).toEqual({
       accepted: ["eto"],
-      rejected: {},
+      rejected: new Map(),
     });
     expect(
       readSetOutcome({ succeeded: [], failed: [{ amp: "Value 40 exceeds range 6 to 32" }] }, ["amp"]),
     ).toEqual({
       accepted: [],
-      rejected: { amp: "Value 40 exceeds range 6 to 32" },
+      rejected: new Map([["amp", "Value 40 exceeds range 6 to 32"]]),
     });
     expect(
       readSetOutcome({ bac: true, fna: "String length 2 exceeds range 4 to 64" }, ["bac", "fna"]),
     ).toEqual({
       accepted: ["bac"],
-      rejected: { fna: "String length 2 exceeds range 4 to 64" },
+      rejected: new Map([["fna", "String length 2 exceeds range 4 to 64"]]),
     });
     expect(readSetOutcome([], ["amp"])).toBeUndefined();
+    // a key is read from the answer only if the answer holds it, not from Object.prototype
+    expect(readSetOutcome({ amp: true }, ["amp", "constructor", "toString"])).toEqual({
+      accepted: ["amp"],
+      rejected: new Map(),
+    });
+  });
+
+  it("finds nothing under Object.prototype's names, at every level of a write", () => {
+    for (const name of Object.getOwnPropertyNames(Object.prototype)) {
+      expect(refusal(name, "1")).toContain("unknown setting");
+      expect(refusal(`goe/${name}`, "1")).toMatch(/not a go-e key name|not writable/);
+      expect(refusal(`goe/${name}`, "{}")).toMatch(/not a go-e key name|not writable/);
+      expect(refusal("mode", name)).toContain("mode must be off, now or pv");
+      expect(refusal("phases", name)).toContain("phases must be");
+      expect(refusal("maxCurrent", name)).toContain("maxCurrent must be");
+    }
+  });
+
+  it("sends only finite numbers: 1e400 is Infinity once parsed", () => {
+    expect(refusal("goe/dwo", "1e400")).toContain("finite");
+    expect(refusal("goe/dwo", "-1e400")).toContain("finite");
+    expect(refusal("goe/ids", '{"pGrid":1e999}')).toContain("finite");
+    expect(refusal("goe/ids", '{"pGrid":1,"__proto__":2}')).toContain("pGrid, pPv, pAkku");
+    expect(refusal("goe/amp", "1e400")).toContain("finite");
+    expect(refusal("goe/xyz", "[1,1e400]", ["xyz"])).toContain("finite");
+    expect(params("goe/dwo", "1e4")).toEqual({ dwo: 10000 });
   });
 });

@@ -217,21 +217,25 @@ describe("planWrite", () => {
     expect(plan("chargeCurrent", "16")).toEqual([15, "16", 16]);
     expect(plan("chargeMode", "range")).toEqual([10, "3", "range"]);
     expect(plan("chargeMode", "performance")).toEqual([10, "4", "performance"]);
-    expect(plan("wakeup", "PRESS")).toEqual([18, "PRESS"]);
+    expect(plan("wakeup", "PRESS")).toEqual([18, true]);
   });
 
   it("refuses bad payloads with a clear error", () => {
     for (const payload of ["0", "33", "16.5", "abc", "", "-3"]) {
       expect(planWrite("chargeCurrent", payload, enabled)).toEqual({
         ok: false,
-        error: "chargeCurrent must be a whole number of amps, 1..32",
+        error: expect.stringMatching(/^chargeCurrent must be a whole number of amps, 1\.\.32 \(got /),
       });
     }
     expect(planWrite("charging", "maybe", enabled).ok).toBe(false);
     expect(planWrite("chargeMode", "eco", enabled)).toEqual({
       ok: false,
-      error: "chargeMode must be one of standard, storage, range, performance",
+      error: 'chargeMode must be one of standard, storage, range, performance (got "eco")',
     });
+    for (const name of Object.getOwnPropertyNames(Object.prototype)) {
+      expect(planWrite("chargeMode", name, enabled).ok, name).toBe(false);
+      expect(planWrite(name, "true", enabled).ok, name).toBe(false);
+    }
   });
 
   it("knows locked and command only when the vehicle enables them", () => {
@@ -251,7 +255,7 @@ describe("planWrite", () => {
     });
     const unknown = planWrite("soc", "50", enabled);
     expect(unknown.ok).toBe(false);
-    expect(!unknown.ok && unknown.error).toMatch(/^soc is not writable/);
+    expect(!unknown.ok && unknown.error).toMatch(/^this value is not writable \(writable: charging/);
   });
 
   it("reports the car's own result", () => {

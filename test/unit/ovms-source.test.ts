@@ -368,7 +368,7 @@ describe("OvmsSource writes", () => {
     const { write } = device(sink);
     expect(await write("chargeCurrent", "40")).toEqual({
       ok: false,
-      error: "chargeCurrent must be a whole number of amps, 1..32",
+      error: 'chargeCurrent must be a whole number of amps, 1..32 (got "40")',
     });
     expect(await write("chargeCurrent", "sixteen")).toMatchObject({ ok: false });
     expect(await write("chargeMode", "turbo")).toMatchObject({ ok: false });

@@ -249,7 +249,13 @@ export class GoeSimulator extends EventEmitter<{ set: [serial: string, params: R
     const decoded: Record<string, unknown> = {};
     for (const [key, text] of params) {
       try {
-        decoded[key] = JSON.parse(text);
+        // defined, not assigned: `__proto__` is recorded as the key it was sent as
+        Object.defineProperty(decoded, key, {
+          value: JSON.parse(text),
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
       } catch {
         // undecodable values are the charger's to reject; they were never valid params
       }

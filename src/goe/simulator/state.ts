@@ -183,7 +183,9 @@ export class GoeSimCharger {
       }
       const setter = SETTERS.get(key);
       if (!setter) {
-        const error = key in known ? "tried to set api key without setter" : `unknown api key ${key}`;
+        const error = Object.hasOwn(known, key)
+          ? "tried to set api key without setter"
+          : `unknown api key ${key}`;
         results.push({ key, ok: false, error });
         continue;
       }
