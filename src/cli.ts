@@ -8,6 +8,8 @@ import { describeConfig } from "./summary.js";
 import { createLogger } from "./util/log.js";
 
 const EXIT_CONFIG = 78; // EX_CONFIG from sysexits.h: systemd and users know it
+/** The log message of an unhandled rejection; tests look for it. */
+export const UNHANDLED_REJECTION = "unhandled promise rejection (a bug; the bridge keeps running)";
 
 const HELP = `ev2mqtt ${packageVersion()}: go-eCharger, Climkit and OVMS on MQTT, evcc-style
 
@@ -64,6 +66,11 @@ async function main(): Promise<number> {
     return 0;
   }
   const logger = createLogger({ level: config.log.level });
+  // defence in depth (issue 13.1): a rejection nobody handles is a bug, but no message from a
+  // broker client may stop the bridge through one; it is logged and the bridge runs on
+  process.on("unhandledRejection", (reason) => {
+    logger.error({ err: reason instanceof Error ? reason.message : String(reason) }, UNHANDLED_REJECTION);
+  });
   return runDaemon(new Daemon(config, logger), logger);
 }
 

@@ -97,6 +97,7 @@ export class Daemon {
       publisher,
       (topic) => this.resolve(topic),
       logger.child({ component: "writes" }),
+      [config.homeassistant.prefix],
     );
     router.onWrite = (event) => this.events.emit("write", event);
     this.connection = connection;
@@ -118,6 +119,7 @@ export class Daemon {
       events: this.events,
       devices: () => [...this.devices.values()],
       availability: () => this.availability,
+      write: (valueTopic, payload, origin) => router.write(valueTopic, payload, origin),
     };
     this.extensions = this.makeExtensions(context);
     for (const extension of this.extensions) {

@@ -2,8 +2,8 @@ import type { EventEmitter } from "node:events";
 import type { Config } from "./config/schema.js";
 import type { MqttConnection } from "./mqtt/connection.js";
 import type { Publisher } from "./mqtt/publisher.js";
-import type { WriteEvent } from "./mqtt/writes.js";
-import type { Device } from "./source.js";
+import type { WriteEvent, WriteOrigin } from "./mqtt/writes.js";
+import type { Device, WriteResult } from "./source.js";
 import type { Logger } from "./util/log.js";
 
 /** What happens in the bridge, for extensions that react to it. */
@@ -25,6 +25,11 @@ export interface BridgeContext {
   devices(): Device[];
   /** Availability per device topic, as last reported by its source. */
   availability(): ReadonlyMap<string, { online: boolean; error: string }>;
+  /**
+   * The bridge's one write path (WriteRouter.write): a write to a value topic relative to the
+   * root (`loadpoints/1/maxCurrent`), validated, carried out and answered on its `/result`.
+   */
+  write(valueTopic: string, payload: string, origin?: WriteOrigin): Promise<WriteResult>;
 }
 
 /** A part of the bridge with a lifetime: Home Assistant discovery, health, bridge info. */

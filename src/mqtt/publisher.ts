@@ -68,14 +68,19 @@ export class Publisher {
     void this.connection.publish(fullTopic, "", RETAINED);
   }
 
-  /** The answer to a write: not retained, queued by the client if the broker is away. */
+  /**
+   * The answer to a write: not retained, queued by the client if the broker is away. Sent to
+   * `fullTopic` (unless undefined: a write whose topic can't be published to) and to `response`.
+   */
   result(
-    fullTopic: string,
+    fullTopic: string | undefined,
     result: WriteResult,
     response?: { topic: string; correlationData?: Buffer },
   ): Promise<void> {
     const payload = scrub(JSON.stringify(result));
-    const sends = [this.connection.publish(fullTopic, payload, { qos: 1, retain: false })];
+    const sends: Promise<void>[] = [];
+    if (fullTopic !== undefined)
+      sends.push(this.connection.publish(fullTopic, payload, { qos: 1, retain: false }));
     if (response) {
       sends.push(
         this.connection.publish(response.topic, payload, {

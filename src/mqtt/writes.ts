@@ -1,8 +1,10 @@
 import type { IPublishPacket } from "mqtt";
 import type { Device, WriteResult } from "../source.js";
+import { shown } from "../util/echo.js";
 import type { Logger } from "../util/log.js";
 import type { MqttConnection } from "./connection.js";
 import type { Publisher } from "./publisher.js";
+import { responseTopicRefusal } from "./response-topic.js";
 
 /** Finds the device that owns a value topic (relative to the root) and the key within it. */
 export type DeviceResolver = (valueTopic: string) => { device: Device; key: string } | undefined;
@@ -12,13 +14,22 @@ export interface WriteEvent {
   result: WriteResult;
 }
 
+/** Where a write comes from: named in the log, and where else its answer goes. */
+export interface WriteOrigin {
+  /** The front door: `mqtt`, `rest`, `bridge`, … */
+  via: string;
+  /** An MQTT 5 response topic: answered there too, if the rule in response-topic.ts allows it. */
+  response?: { topic: string; correlationData?: Buffer };
+}
+
 const MAX_PAYLOAD = 1024;
-/** `/set` sits 2 to 5 levels below the root: `site/x/set` … `loadpoints/1/goe/amp/set`. */
-const DEPTHS = [2, 3, 4, 5];
+/** Value topics are 1 to 5 levels deep; `/set` is looked for down to this depth and answered. */
+const DEEPEST_SUBSCRIBED = 10;
 
 /**
- * Turns `<root>/<value topic>/set` messages into device writes and answers every one on
- * `<value topic>/result` (and on the MQTT 5 response topic when the request names one).
+ * The one write path of the bridge. `write()` resolves a value topic to its device, checks the
+ * payload, carries the write out and answers it on `<value topic>/result`; MQTT `/set`
+ * messages and every other front door (REST, bridge requests) go through it.
  * A retained `/set` is stale by definition (it was left on the broker while nobody acted on
  * it): it is never acted on, only cleared and answered.
  */
@@ -33,14 +44,59 @@ export class WriteRouter {
     private readonly publisher: Publisher,
     private readonly resolve: DeviceResolver,
     private readonly logger: Logger,
+    /** Topic prefixes other than the root that a response topic must never point into (HA discovery). */
+    private readonly protectedPrefixes: readonly string[] = [],
   ) {}
 
   start(): void {
     const root = this.publisher.root;
-    for (const depth of DEPTHS) {
-      const filter = `${root}/${Array(depth).fill("+").join("/")}/set`;
-      this.connection.subscribe(filter, (topic, payload, packet) => this.onMessage(topic, payload, packet));
+    // `/set` at every depth down to DEEPEST_SUBSCRIBED, and one filter for anything deeper: the
+    // filters don't overlap, so a message arrives once, and every `/set` gets an answer
+    for (let depth = 0; depth <= DEEPEST_SUBSCRIBED; depth++) {
+      this.connection.subscribe(
+        [root, ...Array(depth).fill("+"), "set"].join("/"),
+        (topic, payload, packet) => this.onMessage(topic, payload, packet),
+      );
     }
+    this.connection.subscribe(
+      [root, ...Array(DEEPEST_SUBSCRIBED + 2).fill("+"), "#"].join("/"),
+      (topic, payload, packet) => {
+        if (topic.endsWith("/set")) this.onMessage(topic, payload, packet);
+      },
+    );
+  }
+
+  /**
+   * Carries out a write to a value topic (relative to the root: `loadpoints/1/maxCurrent`) and
+   * answers it on `<value topic>/result` (and on `origin.response`); resolves with the same
+   * answer. Never rejects. Every front door of the bridge writes through here.
+   */
+  write(valueTopic: string, payload: string, origin: WriteOrigin = { via: "api" }): Promise<WriteResult> {
+    let answered = false;
+    let result: WriteResult | undefined;
+    const answerOnce = async (outcome: WriteResult) => {
+      if (answered) return;
+      answered = true;
+      result = outcome;
+      await this.answer(valueTopic, origin, outcome);
+    };
+    const task = this.execute(valueTopic, payload, origin)
+      .catch((error: unknown): WriteResult => {
+        this.logger.error({ topic: valueTopic, err: String(error) }, "write failed unexpectedly");
+        return { ok: false, error: "the write failed inside the bridge; see its log" };
+      })
+      .then(answerOnce)
+      .catch((error: unknown) => this.logger.error({ err: String(error) }, "answering a write failed"));
+    this.pending.set(task, () =>
+      answerOnce({
+        ok: false,
+        error: "the bridge stopped before the upstream confirmed this write; check the value when it is back",
+      }),
+    );
+    return task.then(() => {
+      this.pending.delete(task);
+      return result ?? { ok: false, error: "the bridge stopped before the write was answered" };
+    });
   }
 
   /**
@@ -58,64 +114,77 @@ export class WriteRouter {
   }
 
   private onMessage(topic: string, payloadBuffer: Buffer, packet: IPublishPacket): void {
-    const payload = payloadBuffer.toString("utf8").trim();
-    // our own clearing of a /set topic comes back as an empty message
-    if (payload === "") return;
-    const valueTopic = topic.slice(this.publisher.root.length + 1, -"/set".length);
-    const resultTopic = `${this.publisher.root}/${valueTopic}/result`;
+    // our own clearing of a /set topic comes back as an empty message: that is no write
+    if (payloadBuffer.length === 0) return;
+    const root = this.publisher.root;
+    const valueTopic = topic === `${root}/set` ? "" : topic.slice(root.length + 1, -"/set".length);
     const responseTopic = packet.properties?.responseTopic;
-    const response = responseTopic
-      ? { topic: responseTopic, correlationData: packet.properties?.correlationData }
-      : undefined;
+    const origin: WriteOrigin = {
+      via: "mqtt",
+      response: responseTopic
+        ? { topic: responseTopic, correlationData: packet.properties?.correlationData }
+        : undefined,
+    };
     this.publisher.clearRetained(topic);
     if (packet.retain) {
       this.logger.info({ topic }, "ignored a retained /set: it is stale; it was cleared");
-      void this.answer(valueTopic, resultTopic, response, {
+      void this.answer(valueTopic, origin, {
         ok: false,
         error: "ignored: a retained /set is stale and is never acted on (publish without retain)",
       });
       return;
     }
-    let answered = false;
-    const answerOnce = (result: WriteResult) => {
-      if (answered) return Promise.resolve();
-      answered = true;
-      return this.answer(valueTopic, resultTopic, response, result);
-    };
-    const task = this.execute(valueTopic, payload).then(answerOnce);
-    this.pending.set(task, () =>
-      answerOnce({
+    // decoding a huge payload only to refuse it is wasted work (4 bytes per character at most)
+    if (payloadBuffer.length > MAX_PAYLOAD * 4) {
+      void this.answer(valueTopic, origin, {
         ok: false,
-        error: "the bridge stopped before the upstream confirmed this write; check the value when it is back",
-      }),
-    );
-    void task.finally(() => this.pending.delete(task));
-  }
-
-  private async execute(valueTopic: string, payload: string): Promise<WriteResult> {
-    if (this.stopping) return { ok: false, error: "the bridge is stopping; try again when it is back" };
-    if (payload.length > MAX_PAYLOAD)
-      return { ok: false, error: `payload too long (${payload.length} bytes)` };
-    const target = this.resolve(valueTopic);
-    if (!target) return { ok: false, error: `no device has the topic ${valueTopic}` };
-    if (!target.device.write) return { ok: false, error: `${valueTopic} cannot be written` };
-    try {
-      return await target.device.write(target.key, payload);
-    } catch (error) {
-      // a device must answer, not throw; if one does, the user still gets an answer
-      this.logger.error({ topic: valueTopic, err: (error as Error).message }, "write failed unexpectedly");
-      return { ok: false, error: (error as Error).message };
+        error: `payload too long (${payloadBuffer.length} bytes, at most ${MAX_PAYLOAD} characters)`,
+      });
+      return;
     }
+    void this.write(valueTopic, payloadBuffer.toString("utf8"), origin);
   }
 
-  private async answer(
-    valueTopic: string,
-    resultTopic: string,
-    response: { topic: string; correlationData?: Buffer } | undefined,
-    result: WriteResult,
-  ): Promise<void> {
-    this.logger.info({ topic: valueTopic, ...result }, result.ok ? "write done" : "write refused");
+  private async execute(valueTopic: string, rawPayload: string, origin: WriteOrigin): Promise<WriteResult> {
+    if (this.stopping) return { ok: false, error: "the bridge is stopping; try again when it is back" };
+    const responseRefusal = origin.response
+      ? responseTopicRefusal(origin.response.topic, this.publisher.root, this.protectedPrefixes)
+      : undefined;
+    if (responseRefusal) return { ok: false, error: responseRefusal };
+    if (rawPayload.length > MAX_PAYLOAD)
+      return {
+        ok: false,
+        error: `payload too long (${rawPayload.length} characters, at most ${MAX_PAYLOAD})`,
+      };
+    const payload = rawPayload.trim();
+    if (payload === "") return { ok: false, error: `payload is blank (got ${shown(rawPayload)})` };
+    const target = this.resolve(valueTopic);
+    // the topic is not echoed (the answer's own topic names it): see util/echo.ts
+    if (!target) {
+      return {
+        ok: false,
+        error: "no device has this topic (device topics: loadpoints/<n>, site, vehicles/<name>)",
+      };
+    }
+    if (!target.device.write) return { ok: false, error: "this device takes no writes" };
+    // a device must answer, not throw; if one does, the user still gets an answer (write())
+    return await target.device.write(target.key, payload);
+  }
+
+  private async answer(valueTopic: string, origin: WriteOrigin, result: WriteResult): Promise<void> {
+    this.logger.info(
+      { topic: valueTopic, via: origin.via, ...result },
+      result.ok ? "write done" : "write refused",
+    );
     this.onWrite?.({ topic: valueTopic, result });
-    await this.publisher.result(resultTopic, result, response);
+    const root = this.publisher.root;
+    const resultTopic = valueTopic === "" ? `${root}/result` : `${root}/${valueTopic}/result`;
+    // a value topic handed in by another front door may not be publishable (`+`, `#`, NUL)
+    const publishable = !/[+#\0]/.test(valueTopic);
+    const response =
+      origin.response && !responseTopicRefusal(origin.response.topic, root, this.protectedPrefixes)
+        ? origin.response
+        : undefined;
+    await this.publisher.result(publishable ? resultTopic : undefined, result, response);
   }
 }

@@ -96,6 +96,7 @@ function setup(discovery = true): void {
     events,
     devices: () => devices,
     availability: () => new Map(),
+    write: async () => ({ ok: false, error: "this test takes no writes" }),
   };
   extension = new HomeAssistantDiscovery(context, { scanMs: 1000, restartDelayMs: 5000, debounceMs: 100 });
 }
