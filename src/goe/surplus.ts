@@ -78,7 +78,7 @@ export class IdsSender {
       }, Priority.poll)
       .then(
         (outcome): WriteResult => {
-          const refused = outcome.rejected.ids;
+          const refused = outcome.rejected.get("ids");
           return refused
             ? { ok: false, error: `the charger refused ids: ${refused}` }
             : { ok: true, value: JSON.stringify(idsOf(entry.reading)) };
