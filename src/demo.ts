@@ -1,26 +1,10 @@
-import { ClimkitSimulator } from "./climkit/simulator/server.js";
 import { ConfigError, loadConfig, parseConfig } from "./config/load.js";
 import type { Config } from "./config/schema.js";
 import { Daemon } from "./daemon.js";
-import { GoeSimulator } from "./goe/simulator/server.js";
+import { DEMO_CHARGERS, DEMO_CLIMKIT, type DemoUrls, DemoWorld } from "./demo-world.js";
 import { splitHostPort } from "./mqtt/broker.js";
-import { OvmsSimulator } from "./ovms/simulator/server.js";
 import { runDaemon } from "./run.js";
 import { createLogger } from "./util/log.js";
-
-const DEMO_CHARGERS = [
-  {
-    serial: "000001",
-    token: "demo-cloud-token-000001",
-    mode: "cloud" as const,
-    carConnected: true,
-    amp: 16,
-    fna: "Garage",
-  },
-  { serial: "000002", mode: "local" as const, carConnected: false, amp: 10, fna: "Carport" },
-];
-
-const DEMO_CLIMKIT = { username: "demo-building", password: "demo-climkit-password" };
 
 /** Runs the bridge against the built-in simulators; the broker and ports may come from a config. */
 export async function runDemo(configFile?: string): Promise<number> {
@@ -37,51 +21,14 @@ export async function runDemo(configFile?: string): Promise<number> {
       throw error;
     }
   }
-  const goe = new GoeSimulator({ chargers: DEMO_CHARGERS });
-  await goe.start();
-  const climkit = new ClimkitSimulator({ users: [DEMO_CLIMKIT] });
-  await climkit.start();
-  // the car charging at the garage: its SoC rises fast enough to watch
-  const ovms = new OvmsSimulator({
-    vehicles: [
-      {
-        id: "DEMO",
-        socPerMinute: 3,
-        connectedReportMs: 5000,
-        state: { soc: 42, pluggedIn: true, charging: true, chargeState: "charging" },
-      },
-    ],
-  });
-  const ovmsUrls = await ovms.start();
+  // the car at the garage charger, the carport charger and the building's meters, as one world
+  const world = new DemoWorld();
+  const urls = await world.start();
   // a second car arrives at the carport half a minute in, so the demo shows a session start
-  const arrival = setTimeout(() => goe.plugIn("000002"), 30_000);
+  const arrival = setTimeout(() => world.plugInCarport(), 30_000);
   arrival.unref();
 
-  const config = parseConfig({
-    mqtt: { listen: "127.0.0.1:1883" },
-    log: { level: "info" },
-    goe: DEMO_CHARGERS.map((charger, index) => ({
-      serial: charger.serial,
-      token: charger.token,
-      loadpoint: index + 1,
-      title: charger.fna,
-      interval: "2s",
-      url: goe.chargerUrl(charger.serial),
-    })),
-    climkit: [{ ...DEMO_CLIMKIT, interval: "1m", url: climkit.url }],
-    ovms: [
-      {
-        url: ovmsUrls.restUrl,
-        username: ovms.username,
-        password: ovms.password,
-        commands: ovmsUrls.commandsUrl,
-        interval: "20s",
-        activeInterval: "5s",
-        // the simulated car's PIN: the demo shows the lock
-        vehicles: [{ id: "DEMO", name: "car", loadpoint: 1, pin: "4711" }],
-      },
-    ],
-  });
+  const config = parseConfig(demoConfig(world, urls));
   Object.assign(config, overrides);
 
   const logger = createLogger({ level: config.log.level });
@@ -104,8 +51,38 @@ export async function runDemo(configFile?: string): Promise<number> {
     );
   });
   clearTimeout(arrival);
-  await Promise.all([goe.stop(), climkit.stop(), ovms.stop()]);
+  await world.stop();
   return exitCode;
+}
+
+/** The bridge's configuration for the demo world (the embedded broker on 1883 unless overridden). */
+export function demoConfig(world: DemoWorld, urls: DemoUrls): Record<string, unknown> {
+  const { goe, ovms } = world;
+  return {
+    mqtt: { listen: "127.0.0.1:1883" },
+    log: { level: "info" },
+    goe: DEMO_CHARGERS.map((charger, index) => ({
+      serial: charger.serial,
+      token: charger.token,
+      loadpoint: index + 1,
+      title: charger.fna,
+      interval: "2s",
+      url: goe.chargerUrl(charger.serial),
+    })),
+    climkit: [{ ...DEMO_CLIMKIT, interval: "1m", url: urls.climkitUrl }],
+    ovms: [
+      {
+        url: urls.restUrl,
+        username: ovms.username,
+        password: ovms.password,
+        commands: urls.commandsUrl,
+        interval: "20s",
+        activeInterval: "5s",
+        // the simulated car's PIN: the demo shows the lock
+        vehicles: [{ id: "DEMO", name: "car", loadpoint: 1, pin: "4711" }],
+      },
+    ],
+  };
 }
 
 function hostOf(url: string): { host: string; port: number } {

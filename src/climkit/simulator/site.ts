@@ -21,6 +21,11 @@ export interface SimMeter {
   mode: "consumption" | "production" | "introduction" | "battery";
   /** kWp for PV, typical kW of load (heat for heating), m³ per hour at peak for water. */
   scale?: number;
+  /**
+   * The meter's energy in [start, end) in kWh, measured elsewhere: replaces the modelled curve
+   * (the demo wires its simulated chargers to the building's charge point meter here).
+   */
+  measured?: (start: number, end: number) => number;
 }
 
 export interface SimSensor {
@@ -165,6 +170,7 @@ export class SiteModel {
 
   /** Energy of a meter in the interval starting at `start`: kWh, or m³ for water. */
   meterValue(meter: SimMeter, start: number): number {
+    if (meter.measured) return round3(meter.measured(start, start + QUARTER));
     const { hour, dayOfYear } = clock(start + QUARTER / 2, this.site.timezone);
     const slot = Math.floor(start / QUARTER);
     const jitter = noise(meter.id, slot);

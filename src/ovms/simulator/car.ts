@@ -4,7 +4,7 @@
 // records, so data is only as fresh as the car's last report. Time is read from an injectable
 // clock and everything advances lazily when the car is looked at.
 
-import { encodeMessages, fMessage, MODE_NUMBERS, text } from "./messages.js";
+import { chargePowerW, encodeMessages, fMessage, MODE_NUMBERS, text } from "./messages.js";
 
 export type ChargeMode = "standard" | "storage" | "range" | "performance";
 
@@ -43,13 +43,21 @@ export interface CarState {
   moduleConnected: boolean;
   /** The PIN that lock/unlock (commands 20/22) need. */
   pin: string;
+  /**
+   * What the charging station offers while the car is plugged in at one that says (the demo
+   * wires a simulated charger here): the car draws `amps` on `phases` while charging. Without
+   * it the car draws its own `chargeCurrent` on one phase.
+   */
+  supply?: { amps: number; phases: number };
 }
 
 export interface SimCarOptions {
   id: string;
   state?: Partial<CarState>;
-  /** SoC percentage points per minute while charging. */
+  /** SoC percentage points per minute while charging (unless `batteryKwh` is given). */
   socPerMinute?: number;
+  /** Usable battery: given, the SoC rises by the energy the car draws instead of `socPerMinute`. */
+  batteryKwh?: number;
   /** Report interval with no peer connected (the module's "idle" interval). */
   idleReportMs?: number;
   /** Report interval while an app or API peer is connected. */
@@ -80,6 +88,7 @@ export class SimCar {
   readonly tpmsDies: boolean;
   private state: CarState;
   private readonly socPerMinute: number;
+  private readonly batteryKwh: number | undefined;
   private readonly idleReportMs: number;
   private readonly connectedReportMs: number;
   private lastAdvance: number;
@@ -96,6 +105,7 @@ export class SimCar {
     this.id = options.id;
     this.tpmsDies = options.tpmsDies ?? false;
     this.socPerMinute = options.socPerMinute ?? 0.5;
+    this.batteryKwh = options.batteryKwh;
     this.idleReportMs = options.idleReportMs ?? 600_000;
     this.connectedReportMs = options.connectedReportMs ?? 10_000;
     this.state = {
@@ -241,7 +251,12 @@ export class SimCar {
     const state = this.state;
     if (state.charging && now > this.lastAdvance) {
       const limit = state.chargeLimitSoc > 0 ? state.chargeLimitSoc : 100;
-      state.soc = Math.min(limit, state.soc + ((now - this.lastAdvance) / 60_000) * this.socPerMinute);
+      const minutes = (now - this.lastAdvance) / 60_000;
+      const gain =
+        this.batteryKwh === undefined
+          ? minutes * this.socPerMinute
+          : (chargePowerW(state) * minutes) / 60 / (this.batteryKwh * 10);
+      state.soc = Math.min(limit, state.soc + gain);
       if (state.soc >= limit) {
         state.charging = false;
         state.chargeState = "done";

@@ -19,6 +19,13 @@ export function text(value: number, decimals = 1): string {
   return String(Math.round(value * factor) / factor);
 }
 
+/** What the car draws now, in W: the station's offer if it makes one, else its own current on one phase. */
+export function chargePowerW(state: CarState): number {
+  if (!state.charging) return 0;
+  const amps = state.supply?.amps ?? state.chargeCurrent;
+  return state.lineVoltage * amps * (state.supply?.phases ?? 1);
+}
+
 /** The car's messages as [code, message]; `range` is the estimated range in the car's units. */
 export function encodeMessages(state: CarState, range: number): Array<[string, string]> {
   const messages: Array<[string, string]> = [
@@ -39,8 +46,9 @@ export function fMessage(): string {
 
 function sMessage(s: CarState, range: number): string {
   // the S record's charge power is in kW
-  const power = s.charging ? (s.lineVoltage * s.chargeCurrent) / 1000 : 0;
-  const head = [text(s.soc), s.units, s.charging ? s.lineVoltage : 0, s.charging ? s.chargeCurrent : 0];
+  const power = chargePowerW(s) / 1000;
+  const flowing = s.supply?.amps ?? s.chargeCurrent;
+  const head = [text(s.soc), s.units, s.charging ? s.lineVoltage : 0, s.charging ? flowing : 0];
   const modes = [s.chargeState, s.chargeMode, text(range * 1.1), text(range), s.chargeCurrent, 0, 0, 0, 0];
   const numbers = [STATE_NUMBERS[s.chargeState] ?? 0, MODE_NUMBERS[s.chargeMode], 0, 0, -1, 160];
   // etr full, etr limit, limit range, limit soc, cooldown ×3, estimate, etr range, etr soc

@@ -127,6 +127,11 @@ export class OvmsSimulator {
     await this.http.close();
   }
 
+  /** Calls `listener` after each report of a car: a change, a command, or its report interval. */
+  onReport(listener: (vehicleId: string) => void): void {
+    for (const car of this.cars.values()) car.onReport(() => listener(car.id));
+  }
+
   setCarState(patch: Partial<CarState>, vehicleId?: string): void {
     this.car(vehicleId).set(patch);
   }
