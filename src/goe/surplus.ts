@@ -70,6 +70,8 @@ export class IdsSender {
       return this.waiting.done;
     }
     const entry = { reading, done: Promise.resolve<WriteResult>({ ok: true, value: null }) };
+    // set before queuing: an idle queue starts the task at once, and it clears this
+    this.waiting = entry;
     entry.done = this.queue
       .run(() => {
         // from here on a newer reading needs a request of its own
@@ -85,7 +87,6 @@ export class IdsSender {
         },
         (error: unknown): WriteResult => ({ ok: false, error: describeError(error) }),
       );
-    this.waiting = entry;
     return entry.done;
   }
 }
