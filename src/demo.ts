@@ -1,7 +1,8 @@
 import { ConfigError, loadConfig, parseConfig } from "./config/load.js";
 import type { Config } from "./config/schema.js";
 import { Daemon } from "./daemon.js";
-import { DEMO_CHARGERS, DEMO_CLIMKIT, type DemoUrls, DemoWorld } from "./demo-world.js";
+import { DEMO_METER, DemoMeter } from "./demo-meter.js";
+import { DEMO_CHARGERS, DEMO_CLIMKIT, type DemoUrls, DemoWorld, GARAGE } from "./demo-world.js";
 import { splitHostPort } from "./mqtt/broker.js";
 import { runDaemon } from "./run.js";
 import { createLogger } from "./util/log.js";
@@ -33,7 +34,9 @@ export async function runDemo(configFile?: string): Promise<number> {
 
   const logger = createLogger({ level: config.log.level });
   const daemon = new Daemon(config, logger);
+  const meter = new DemoMeter(world.goe, GARAGE);
   const exitCode = await runDaemon(daemon, logger, () => {
+    meter.start(daemon.brokerUrl(), { username: config.mqtt.username, password: config.mqtt.password });
     const { host, port } = config.mqtt.url ? hostOf(config.mqtt.url) : splitHostPort(config.mqtt.listen);
     const topic = config.mqtt.topic;
     process.stdout.write(
@@ -44,6 +47,8 @@ export async function runDemo(configFile?: string): Promise<number> {
         "Change a charger:",
         `  mosquitto_pub -h ${host} -p ${port} -t ${topic}/loadpoints/1/maxCurrent/set -m 10`,
         `  mosquitto_pub -h ${host} -p ${port} -t ${topic}/loadpoints/1/mode/set -m off`,
+        `Charge from PV surplus (a simulated meter publishes on ${DEMO_METER.grid}):`,
+        `  mosquitto_pub -h ${host} -p ${port} -t ${topic}/loadpoints/1/mode/set -m pv`,
         `  mosquitto_pub -h ${host} -p ${port} -t ${topic}/vehicles/car/charging/set -m false`,
         "Stop with Ctrl-C.",
         "",
@@ -51,6 +56,7 @@ export async function runDemo(configFile?: string): Promise<number> {
     );
   });
   clearTimeout(arrival);
+  await meter.stop();
   await world.stop();
   return exitCode;
 }
@@ -68,6 +74,10 @@ export function demoConfig(world: DemoWorld, urls: DemoUrls): Record<string, unk
       title: charger.fna,
       interval: "2s",
       url: goe.chargerUrl(charger.serial),
+      // the garage charger gets live power from a simulated meter: set its mode to pv
+      ...(charger.serial === GARAGE
+        ? { surplus: { grid: DEMO_METER.grid, pv: DEMO_METER.pv, interval: "2s" } }
+        : {}),
     })),
     climkit: [{ ...DEMO_CLIMKIT, interval: "1m", url: urls.climkitUrl }],
     ovms: [
