@@ -6,7 +6,6 @@ import type {
   Source,
   SurplusReading,
   SurplusReceiver,
-  Value,
   WriteResult,
 } from "../source.js";
 import { describeError, errorKind } from "../upstream/errors.js";
@@ -15,15 +14,35 @@ import { Poller } from "../upstream/poller.js";
 import { Priority, UpstreamQueue } from "../upstream/queue.js";
 import type { Logger } from "../util/log.js";
 import { GoeApi, type GoeSetOutcome, type GoeStatus } from "./api.js";
+import { type Waiting, WriteConfirmations } from "./confirm.js";
 import { loadpointEntities } from "./entities.js";
 import { mapStatus, maxCurrentLimit, STATUS_KEYS } from "./mapping.js";
 import { IdsSender, mapSurplus, SURPLUS_KEYS, surplusEntities } from "./surplus.js";
-import { planWrite } from "./writes.js";
+import { type GoePlan, planWrite } from "./writes.js";
 
-/** The go-e cloud answers a second request within a second with the same data: don't ask. */
+/**
+ * The go-e cloud answers a second status request within a second with the same data: polls
+ * are spaced by this. Writes (and the read-back right after one) don't wait for it (issue 14.1).
+ */
 const REQUEST_SPACING_MS = 1000;
-/** Read-backs after a write before it counts as not applied (the cloud forwards asynchronously). */
-const READ_BACK_TRIES = 3;
+
+/** One merged /api/set and where the reads that can prove it begin. */
+interface SentBatch {
+  outcome: GoeSetOutcome;
+  fromRead: number;
+}
+
+/**
+ * The charger's reason for refusing a key, without the value it was sent: the answer passes
+ * the secret scrubber, and an echoed value would make it a guessing oracle (util/echo.ts).
+ */
+function withoutValue(reason: string, value: unknown): string {
+  let text = reason;
+  for (const form of [JSON.stringify(value), typeof value === "string" ? value : undefined]) {
+    if (form && form.length > 3) text = text.split(form).join("(the value)");
+  }
+  return text;
+}
 
 /** One go-e charger as a loadpoint: polls it, publishes it, writes to it. */
 export class GoeCharger implements Source, Device, SurplusReceiver {
@@ -32,7 +51,10 @@ export class GoeCharger implements Source, Device, SurplusReceiver {
   private readonly api: GoeApi;
   private readonly queue: UpstreamQueue;
   private readonly poller: Poller;
-  private readonly merger: WriteMerger<Record<string, unknown>, GoeSetOutcome>;
+  private readonly merger: WriteMerger<Record<string, unknown>, SentBatch>;
+  private readonly confirmations = new WriteConfirmations();
+  /** The read-back waiting in the queue, if any. */
+  private readBackQueued: "urgent" | "spaced" | undefined;
   private readonly extraKeys: ReadonlySet<string>;
   private sink: Sink | undefined;
   private status: GoeStatus | undefined;
@@ -61,7 +83,16 @@ export class GoeCharger implements Source, Device, SurplusReceiver {
     this.queue = new UpstreamQueue(this.name, REQUEST_SPACING_MS);
     this.ids = new IdsSender(this.queue, this.api);
     this.statusKeys = config.surplus ? [...STATUS_KEYS, ...SURPLUS_KEYS] : STATUS_KEYS;
-    this.merger = new WriteMerger((take) => this.queue.run(() => this.api.set(take()), Priority.write));
+    this.merger = new WriteMerger((take) =>
+      this.queue.run(
+        async () => {
+          const outcome = await this.api.set(take());
+          return { outcome, fromRead: this.confirmations.nextRead };
+        },
+        Priority.write,
+        { urgent: true },
+      ),
+    );
     this.poller = new Poller({
       intervalMs: config.interval,
       poll: async () => {
@@ -82,6 +113,7 @@ export class GoeCharger implements Source, Device, SurplusReceiver {
     await this.poller.stop();
     await Promise.all(this.writes);
     await this.queue.close();
+    this.confirmations.abandon();
   }
 
   describe(): DeviceDescription {
@@ -124,41 +156,84 @@ export class GoeCharger implements Source, Device, SurplusReceiver {
   private async carryOut(key: string, payload: string): Promise<WriteResult> {
     const plan = planWrite(key, payload, this.status, this.extraKeys);
     if ("error" in plan) return { ok: false, error: plan.error };
-    let outcome: GoeSetOutcome;
-    try {
-      outcome = await this.merger.submit(plan.params);
-    } catch (error) {
-      return { ok: false, error: describeError(error) };
-    }
-    const refused = Object.keys(plan.params).flatMap((param) => {
-      const reason = outcome.rejected.get(param);
-      return reason === undefined ? [] : [`${param}: ${reason}`];
-    });
-    if (refused.length > 0) return { ok: false, error: `the charger refused ${refused.join("; ")}` };
-    // a 202 from the cloud only means "forwarded": the value counts once the charger shows it
-    let seen: Value | undefined;
-    for (let attempt = 0; attempt < READ_BACK_TRIES; attempt++) {
-      try {
-        const status = await this.poll(Priority.readBack, Object.keys(plan.params));
-        seen = plan.readBack(status);
-        if (seen === plan.expected) return { ok: true, value: seen };
-      } catch (error) {
-        return { ok: false, error: `sent, but the read-back failed: ${describeError(error)}` };
-      }
-    }
-    return {
-      ok: false,
-      error: `the charger took the request but still reports ${key}=${JSON.stringify(seen ?? null)}`,
-    };
+    const { answer, waiting } = this.confirmations.add(key, plan);
+    void this.send(plan, waiting);
+    return answer;
   }
 
-  /** Reads the status (plus any extra keys a write needs to confirm) and publishes it. */
-  private async poll(priority: number, extraKeys: string[] = []): Promise<GoeStatus> {
-    const keys = extraKeys.length > 0 ? [...new Set([...this.statusKeys, ...extraKeys])] : this.statusKeys;
-    const status = await this.queue.run(() => this.api.status(keys), priority as Priority);
+  /** Sends a write (merged with those waiting with it), then has it read back. */
+  private async send(plan: GoePlan, waiting: Waiting): Promise<void> {
+    let sent: SentBatch;
+    try {
+      sent = await this.merger.submit(plan.params);
+    } catch (error) {
+      waiting.answer({ ok: false, error: describeError(error) });
+      return;
+    }
+    const refused = Object.entries(plan.params).flatMap(([param, value]) => {
+      const reason = sent.outcome.rejected.get(param);
+      return reason === undefined ? [] : [`${param}: ${withoutValue(reason, value)}`];
+    });
+    if (refused.length > 0) {
+      waiting.answer({ ok: false, error: `the charger refused ${refused.join("; ")}` });
+      return;
+    }
+    this.confirmations.sent(waiting, sent.fromRead);
+    this.readBack(true);
+  }
+
+  /**
+   * Queues a status read for the writes waiting to be confirmed: urgent right after a set (the
+   * user waits), spaced like a poll when a read did not show the value yet.
+   */
+  private readBack(urgent: boolean): void {
+    if (this.readBackQueued === "urgent" || (this.readBackQueued === "spaced" && !urgent)) return;
+    this.readBackQueued = urgent ? "urgent" : "spaced";
+    this.poll(Priority.readBack, {
+      urgent,
+      onStart: () => {
+        this.readBackQueued = undefined;
+      },
+    }).catch(() => {
+      // a failed read answers the writes it was to prove (poll); the poller reports the charger
+    });
+  }
+
+  /**
+   * Reads the status (plus the keys waiting writes need to confirm), publishes it, and offers
+   * it to the waiting writes.
+   */
+  private async poll(
+    priority: Priority,
+    options: { urgent?: boolean; onStart?: () => void } = {},
+  ): Promise<GoeStatus> {
+    let read: { number: number; keys: string[] } | undefined;
+    let status: GoeStatus;
+    try {
+      status = await this.queue.run(
+        () => {
+          options.onStart?.();
+          read = this.confirmations.startRead();
+          const keys =
+            read.keys.length > 0 ? [...new Set([...this.statusKeys, ...read.keys])] : this.statusKeys;
+          return this.api.status(keys);
+        },
+        priority,
+        { urgent: options.urgent },
+      );
+    } catch (error) {
+      if (read) this.confirmations.readFailed(read.number, describeError(error));
+      throw error;
+    }
     this.status = { ...this.status, ...status };
+    this.publish(status);
+    if (read && this.confirmations.settle(read.number, status)) this.readBack(false);
+    return status;
+  }
+
+  private publish(status: GoeStatus): void {
     const sink = this.sink;
-    if (!sink) return status;
+    if (!sink || !this.status) return;
     sink.values(this.topic, { ...mapStatus(status, this.config.title), ...mapSurplus(status) });
     if (this.lastError !== "" || !this.describedAs) {
       if (this.lastError) this.logger.info({ charger: this.name }, "go-e charger reachable again");
@@ -172,7 +247,6 @@ export class GoeCharger implements Source, Device, SurplusReceiver {
       sink.device(this);
     }
     sink.polled(this.topic);
-    return status;
   }
 
   private onFailure(error: unknown, retryInMs: number): void {

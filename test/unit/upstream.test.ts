@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { WriteMerger } from "../../src/upstream/merge.js";
 import { Poller } from "../../src/upstream/poller.js";
-import { Priority, UpstreamQueue } from "../../src/upstream/queue.js";
+import { Priority, QueueClosedError, UpstreamQueue } from "../../src/upstream/queue.js";
 import { addSecret, clearSecrets, scrub } from "../../src/util/secrets.js";
 
 describe("upstream queue", () => {
@@ -27,6 +27,39 @@ describe("upstream queue", () => {
     await queue.close();
   });
 
+  it("starts an urgent write without waiting out the spacing after a poll, two in a row at most", async () => {
+    const queue = new UpstreamQueue("urgent", 600);
+    const starts: Array<{ name: string; at: number }> = [];
+    const task = (name: string) => async () => {
+      starts.push({ name, at: performance.now() });
+    };
+    await queue.run(task("poll-1"));
+    const later = [
+      queue.run(task("poll-2")),
+      queue.run(task("write-1"), Priority.write, { urgent: true }),
+      queue.run(task("read-back"), Priority.readBack, { urgent: true }),
+      queue.run(task("write-2"), Priority.write, { urgent: true }),
+    ];
+    await Promise.all(later);
+    expect(starts.map((s) => s.name)).toEqual(["poll-1", "read-back", "write-1", "write-2", "poll-2"]);
+    const gap = (i: number) => starts[i]!.at - starts[i - 1]!.at;
+    // the read-back and the first write go at once; then the spacing holds again
+    expect(gap(1)).toBeLessThan(500);
+    expect(gap(2)).toBeLessThan(500);
+    expect(gap(3)).toBeGreaterThanOrEqual(599);
+    expect(gap(4)).toBeGreaterThanOrEqual(599);
+    await queue.close();
+  });
+
+  it("settles the tasks it drops when it closes", async () => {
+    const queue = new UpstreamQueue("closing", 10_000);
+    await queue.run(async () => undefined);
+    const dropped = queue.run(async () => "never");
+    await queue.close();
+    await expect(dropped).rejects.toBeInstanceOf(QueueClosedError);
+    await expect(queue.run(async () => "late")).rejects.toBeInstanceOf(QueueClosedError);
+  });
+
   it("merges writes that wait together into one call, the last value of a key winning", async () => {
     const queue = new UpstreamQueue("merge", 100);
     const calls: Array<Record<string, unknown>> = [];
@@ -47,6 +80,11 @@ describe("upstream queue", () => {
     expect(calls).toEqual([{ amp: 12, frc: 1 }]);
     await merger.submit({ amp: 6 });
     expect(calls).toHaveLength(2);
+    // a key named __proto__ stays a key of the merged call
+    const proto = JSON.parse('{"__proto__":1}') as Record<string, unknown>;
+    const merged = [merger.submit({ amp: 7 }), merger.submit(proto)];
+    await Promise.all(merged);
+    expect(Object.keys(calls.at(-1) ?? {})).toEqual(["amp", "__proto__"]);
     await queue.close();
   });
 });
