@@ -1,15 +1,23 @@
 import type { Config } from "./config/schema.js";
+import { embeddedBrokerNotes } from "./mqtt/broker.js";
 import { formatDuration } from "./util/duration.js";
+import { withoutCredentials } from "./util/url.js";
 
 /** What a configuration would run, in words (`--check`, and the demo banner). No secrets. */
 export function describeConfig(config: Config): string[] {
   const lines: string[] = [];
   const broker = config.mqtt.url
-    ? `broker ${config.mqtt.url.replace(/\/\/[^@/]*@/, "//")}`
-    : `embedded broker on ${config.mqtt.listen}`;
+    ? `broker ${withoutCredentials(config.mqtt.url)}`
+    : `embedded broker on ${config.mqtt.listen}${config.mqtt.username && config.mqtt.password ? " with a login" : ", no login"}`;
   lines.push(`MQTT: ${broker}, topics under ${config.mqtt.topic}/`);
+  if (!config.mqtt.url) {
+    const login = Boolean(config.mqtt.username && config.mqtt.password);
+    for (const note of embeddedBrokerNotes(config.mqtt.listen, login)) {
+      lines.push(`${note.level === "warn" ? "WARNING" : "note"}: ${note.text}`);
+    }
+  }
   for (const charger of config.goe) {
-    const where = charger.url ? charger.url : `https://${charger.serial}.api.v3.go-e.io`;
+    const where = withoutCredentials(charger.url ?? `https://${charger.serial}.api.v3.go-e.io`);
     lines.push(
       `go-e ${charger.serial} → ${config.mqtt.topic}/loadpoints/${charger.loadpoint} (${where}, every ${formatDuration(charger.interval)})`,
     );
@@ -17,16 +25,16 @@ export function describeConfig(config: Config): string[] {
   for (const account of config.climkit) {
     const sites = account.sites ? account.sites.join(", ") : "every site of the account";
     lines.push(
-      `Climkit ${account.username}: ${sites} (${account.url}, every ${formatDuration(account.interval)})`,
+      `Climkit ${account.username}: ${sites} (${withoutCredentials(account.url)}, every ${formatDuration(account.interval)})`,
     );
   }
   for (const server of config.ovms) {
-    const commands = server.commands ? `commands over ${server.commands}` : "no commands";
+    const commands = server.commands ? `commands over ${withoutCredentials(server.commands)}` : "no commands";
     for (const vehicle of server.vehicles) {
       const name = vehicle.name ?? vehicle.id.toLowerCase();
       const link = vehicle.loadpoint ? `, linked to loadpoint ${vehicle.loadpoint}` : "";
       lines.push(
-        `OVMS ${vehicle.id} → ${config.mqtt.topic}/vehicles/${name} (${server.url}, every ${formatDuration(server.interval)}, ${commands}${link})`,
+        `OVMS ${vehicle.id} → ${config.mqtt.topic}/vehicles/${name} (${withoutCredentials(server.url)}, every ${formatDuration(server.interval)}, ${commands}${link})`,
       );
     }
   }

@@ -1,5 +1,7 @@
 import { z } from "zod";
+import { DENIED_KEYS } from "../goe/writes.js";
 import { parseDuration } from "../util/duration.js";
+import { commandsUrl, hostPort, httpUrl, mqttUrl, parseUrl } from "./fields.js";
 
 // The configuration's single source of truth: the types the code uses are inferred from it,
 // and every error it reports carries the path of the field (`goe[0].serial`).
@@ -25,15 +27,6 @@ function duration(fallback: string, minMs = 0) {
     });
 }
 
-const hostPort = z
-  .string()
-  .regex(/^(\[[0-9a-fA-F:]+\]|[^\s:/]+):\d{1,5}$/, "must be host:port, e.g. 127.0.0.1:1883");
-
-const httpUrl = z
-  .string()
-  .refine((text) => /^https?:\/\/[^\s/]+/.test(text), "must be an http:// or https:// URL")
-  .transform((text) => text.replace(/\/+$/, ""));
-
 const secret = z.string().min(1, "must not be empty");
 
 const loadpoint = z
@@ -43,10 +36,7 @@ const loadpoint = z
 
 const mqtt = z
   .strictObject({
-    url: z
-      .string()
-      .regex(/^(mqtts?|wss?|tcp|tls):\/\/\S+$/, "must be a mqtt://, mqtts://, ws:// or wss:// URL")
-      .optional(),
+    url: mqttUrl.optional(),
     listen: hostPort.default("127.0.0.1:1883"),
     topic: z
       .string()
@@ -56,8 +46,11 @@ const mqtt = z
       .default("ev2mqtt"),
     username: z.string().optional(),
     password: z.string().optional(),
-    clientId: z.string().min(1).default("ev2mqtt"),
-    protocolVersion: z.union([z.literal(4), z.literal(5)]).default(5),
+    /** Default: `ev2mqtt-<hostname>-<root>`, stable across restarts and distinct per host and root. */
+    clientId: z.string().min(1).optional(),
+    /** Start even when another live ev2mqtt instance holds the root (it is taken over). */
+    takeover: z.boolean().default(false),
+    protocolVersion: z.literal([4, 5]).default(5),
     ca: z.string().optional(),
     cert: z.string().optional(),
     key: z.string().optional(),
@@ -136,10 +129,19 @@ const goeCharger = z.strictObject({
   title: z.string().optional(),
   interval: duration("5s", 1000),
   timeout: duration("10s", 500),
-  url: httpUrl.optional(),
+  /** A bare host (`192.168.1.50`) is the local API, which is plain HTTP. */
+  url: httpUrl({ bareHost: "http", suggest: "http" }).optional(),
   /** Extra go-e keys writable through `goe/<key>/set`, beyond the built-in allow-list. */
   writableKeys: z
-    .array(z.string().regex(/^[a-zA-Z0-9_]+$/, "must be a go-e API key such as lmo"))
+    .array(
+      z
+        .string()
+        .regex(/^[a-zA-Z0-9_]+$/, "must be a go-e API key such as lmo")
+        .refine((key) => !DENIED_KEYS.has(key), {
+          error: (issue) =>
+            `${JSON.stringify(issue.input)} is always refused (${DENIED_KEYS.get(String(issue.input))}): remove it`,
+        }),
+    )
     .default([]),
   /** Live grid (and PV, battery) power from MQTT, sent to the charger for PV-surplus charging. */
   surplus: surplus.optional(),
@@ -151,7 +153,7 @@ const climkitAccount = z.strictObject({
   sites: z.array(z.string().min(1)).optional(),
   interval: duration("5m", 60_000),
   timeout: duration("20s", 1000),
-  url: httpUrl.default("https://api.climkit.io/api/v1"),
+  url: httpUrl({ suggest: "https" }).default("https://api.climkit.io/api/v1"),
 });
 
 const ovmsVehicle = z.strictObject({
@@ -168,13 +170,10 @@ const ovmsVehicle = z.strictObject({
 });
 
 const ovmsServer = z.strictObject({
-  url: httpUrl,
+  url: httpUrl({ suggest: "https" }),
   username: z.string().min(1),
   password: secret,
-  commands: z
-    .string()
-    .regex(/^(tcp|tls):\/\/[^\s/:]+(:\d+)?\/?$/, "must be tcp://host:6867 or tls://host:6870")
-    .optional(),
+  commands: commandsUrl.optional(),
   interval: duration("60s", 5000),
   /** Poll interval while a vehicle charges or sits at a loadpoint with a car connected. */
   activeInterval: duration("15s", 5000),
@@ -197,7 +196,16 @@ export const ConfigSchema = z
   })
   .superRefine((config, ctx) => {
     const loadpoints = new Map<number, number>();
+    const serials = new Map<string, number>();
     config.goe.forEach((charger, index) => {
+      const sameSerial = serials.get(charger.serial);
+      if (sameSerial !== undefined) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["goe", index, "serial"],
+          message: `charger ${charger.serial} is already configured as goe[${sameSerial}]: list each charger once`,
+        });
+      } else serials.set(charger.serial, index);
       const previous = loadpoints.get(charger.loadpoint);
       if (previous !== undefined) {
         ctx.addIssue({
@@ -206,7 +214,8 @@ export const ConfigSchema = z
           message: `loadpoint ${charger.loadpoint} is already used by goe[${previous}]`,
         });
       } else loadpoints.set(charger.loadpoint, index);
-      const cloud = !charger.url || /\.api\.v3\.go-e\.io$/i.test(new URL(charger.url).hostname);
+      const host = charger.url ? parseUrl(charger.url)?.hostname : undefined;
+      const cloud = !charger.url || /\.api\.v3\.go-e\.io$/i.test(host ?? "");
       if (cloud && !charger.token) {
         ctx.addIssue({
           code: "custom",

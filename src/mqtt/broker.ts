@@ -14,13 +14,56 @@ export function splitHostPort(listen: string): { host: string; port: number } {
   return { host: match[1]!, port: Number(match[2]) };
 }
 
+/** Loopback addresses: only this machine can reach a broker bound there. */
+export function isLoopback(host: string): boolean {
+  return /^(127\.\d+\.\d+\.\d+|::1|\[::1\]|localhost)$/i.test(host);
+}
+
+/** What a user of the embedded broker must know: who can reach it, and who can write. */
+export function embeddedBrokerNotes(
+  listen: string,
+  login: boolean,
+): Array<{ level: "info" | "warn"; text: string }> {
+  if (isLoopback(splitHostPort(listen).host)) {
+    return [
+      {
+        level: "info",
+        text: "the embedded broker is reachable from this machine only: Home Assistant on another machine (HA OS) cannot connect; use your broker (mqtt.url), or listen on the LAN with a login",
+      },
+    ];
+  }
+  if (login) return [];
+  return [
+    {
+      level: "warn",
+      text: "the embedded broker listens beyond this machine without a login: anyone on the network can write /set topics; set mqtt.username and mqtt.password, or listen on 127.0.0.1",
+    },
+  ];
+}
+
 /**
  * An in-process aedes broker for users without one (and for the demo): plain MQTT 3.1.1 on
- * `listen`, usable by any other client (Home Assistant, Node-RED, mosquitto_sub).
+ * `listen`, usable by any other client (Home Assistant, Node-RED, mosquitto_sub). With a
+ * login (mqtt.username and mqtt.password) every client must give it; without one anyone who
+ * can reach `listen` may read and write `/set`.
  */
-export async function startEmbeddedBroker(listen: string, logger: Logger): Promise<EmbeddedBroker> {
+export async function startEmbeddedBroker(
+  listen: string,
+  logger: Logger,
+  login?: { username?: string; password?: string },
+): Promise<EmbeddedBroker> {
   const { host, port } = splitHostPort(listen);
   const broker = await Aedes.createBroker();
+  if (login?.username && login.password) {
+    const { username, password } = login;
+    broker.authenticate = (_client, user, pass, done) => {
+      const ok = user === username && pass?.toString("utf8") === password;
+      done(null, ok);
+    };
+  }
+  for (const note of embeddedBrokerNotes(listen, Boolean(login?.username && login.password))) {
+    logger[note.level]({ listen }, note.text);
+  }
   const sockets = new Set<Socket>();
   const server: Server = createServer((socket) => {
     // without it a message that follows another (an ack, then a write's answer) waits ~40 ms

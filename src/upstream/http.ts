@@ -1,5 +1,5 @@
 import { Agent, request } from "undici";
-import { UpstreamError } from "./errors.js";
+import { networkFailure, timeoutFailure, UpstreamError } from "./errors.js";
 
 export interface HttpResponse {
   status: number;
@@ -87,18 +87,11 @@ function transportError(error: unknown, what: string, timeoutMs: number): Upstre
     name === "TimeoutError" ||
     name === "AbortError"
   ) {
-    return new UpstreamError("timeout", `${what}: no answer within ${timeoutMs / 1000}s`);
+    return timeoutFailure(what, timeoutMs);
   }
   const cause = (error as { cause?: { code?: string } }).cause?.code;
-  const reason = cause ?? code;
-  if (reason === "ECONNREFUSED") return new UpstreamError("network", `${what}: connection refused`);
-  if (reason === "ENOTFOUND" || reason === "EAI_AGAIN")
-    return new UpstreamError("network", `${what}: host not found`);
-  if (reason === "ECONNRESET" || reason === "UND_ERR_SOCKET" || reason === "EPIPE") {
-    return new UpstreamError("network", `${what}: connection reset`);
-  }
   const message = error instanceof Error ? error.message : String(error);
-  return new UpstreamError("network", `${what}: ${message}`);
+  return networkFailure(what, cause ?? (code || undefined), message);
 }
 
 /** Parses a JSON body; a body that is not JSON is an upstream error, not a crash. */

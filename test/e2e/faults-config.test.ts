@@ -24,7 +24,7 @@ const EVERYTHING_WRONG = {
     hots: "typo",
   },
   log: { level: "loud", file: "/var/log/x" },
-  http: { listen: "9640", port: 1 },
+  http: { listen: "localhost", port: 1 },
   homeassistant: { discovery: "yes", prefix: "home assistant" },
   goe: [
     {

@@ -125,7 +125,7 @@ describe("configuration", () => {
     writeFileSync(bad, "goe: [\n  - serial\n");
     await expect(loadConfig(bad, {})).rejects.toThrow(/YAML syntax/);
     await expect(loadConfig(join(dir, "missing.yaml"), {})).rejects.toThrow(
-      /cannot read the file \(ENOENT\)/,
+      /cannot read the file: there is no such file/,
     );
   });
 });
