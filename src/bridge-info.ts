@@ -1,24 +1,54 @@
+import type { IPublishPacket } from "mqtt";
 import type { BridgeContext, Extension } from "./extension.js";
+import { describeInstance, sameInstance } from "./instance.js";
+import { instanceOf } from "./mqtt/instance-probe.js";
+import { logLevel } from "./util/log.js";
+
+/** What `bridge/info` and the `info` request answer with. Holds no secret: ids, topics, names. */
+export function bridgeInfo(context: BridgeContext): Record<string, unknown> {
+  return {
+    version: context.version,
+    topic: context.publisher.root,
+    instance: context.instance,
+    log_level: logLevel(context.logger),
+    discovery: context.config.homeassistant.discovery,
+    devices: context.devices().map((device) => {
+      const { id, topic, kind, name, model, swVersion } = device.describe();
+      return { id, topic, kind, name, model, swVersion, writable: Boolean(device.write) };
+    }),
+  };
+}
 
 /**
- * `<root>/bridge/info`: retained JSON naming the version and the configured devices, so a user
- * (or a support request) can see what runs without reading the config. It holds no secret:
- * only ids, topics and names.
+ * `<root>/bridge/info`: retained JSON naming the version, this instance and the configured
+ * devices, so a user (or a support request) can see what runs without reading the config. It
+ * is also how an instance learns that another one took its root over (`--takeover`): it then
+ * ends, instead of both obeying the same `/set` topics.
  */
 export class BridgeInfo implements Extension {
   readonly name = "bridge-info";
   private timer: NodeJS.Timeout | undefined;
+  private readonly topic: string;
 
-  constructor(private readonly context: BridgeContext) {}
+  constructor(private readonly context: BridgeContext) {
+    this.topic = `${context.publisher.root}/bridge/info`;
+  }
 
   async start(): Promise<void> {
     this.context.events.on("device", this.schedule);
+    this.context.connection.subscribe(this.topic, this.onInfo);
     this.publish();
   }
 
   async stop(): Promise<void> {
     this.context.events.off("device", this.schedule);
+    this.context.connection.unsubscribe(this.topic, this.onInfo);
     clearTimeout(this.timer);
+  }
+
+  /** Publishes at once (after a log level change, say). */
+  publish(): void {
+    this.context.publisher.setRaw(this.topic, JSON.stringify(bridgeInfo(this.context)));
   }
 
   // devices announce themselves in bursts at start-up: publish once the burst is over
@@ -28,17 +58,16 @@ export class BridgeInfo implements Extension {
     this.timer.unref();
   };
 
-  private publish(): void {
-    const { context } = this;
-    const info = {
-      version: context.version,
-      topic: context.publisher.root,
-      discovery: context.config.homeassistant.discovery,
-      devices: context.devices().map((device) => {
-        const { id, topic, kind, name, model, swVersion } = device.describe();
-        return { id, topic, kind, name, model, swVersion, writable: Boolean(device.write) };
-      }),
-    };
-    context.publisher.setRaw(`${context.publisher.root}/bridge/info`, JSON.stringify(info));
-  }
+  private readonly onInfo = (_topic: string, payload: Buffer, packet: IPublishPacket): void => {
+    const other = instanceOf(payload.toString("utf8"));
+    const own = this.context.instance;
+    if (!other || sameInstance(own, other)) return;
+    // a retained info from before this instance started is its predecessor's: not a takeover
+    if (packet.retain && !(typeof other.since === "string" && other.since > own.since)) return;
+    this.context.logger.warn(
+      { other },
+      `another instance took over this root (${describeInstance(other)}): stopping this one`,
+    );
+    this.context.end("takenOver");
+  };
 }

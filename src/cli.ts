@@ -1,13 +1,13 @@
 #!/usr/bin/env node
-import { parseArgs } from "node:util";
+import { readFileSync } from "node:fs";
+import { parseArgs, parseEnv } from "node:util";
 import { ConfigError, loadConfig } from "./config/load.js";
 import type { Config } from "./config/schema.js";
 import { Daemon, packageVersion } from "./daemon.js";
-import { runDaemon } from "./run.js";
+import { EXIT_CONFIG, runDaemon } from "./run.js";
 import { describeConfig } from "./summary.js";
-import { createLogger } from "./util/log.js";
+import { createLogger, isLogLevel, LOG_LEVELS } from "./util/log.js";
 
-const EXIT_CONFIG = 78; // EX_CONFIG from sysexits.h: systemd and users know it
 /** The log message of an unhandled rejection; tests look for it. */
 export const UNHANDLED_REJECTION = "unhandled promise rejection (a bug; the bridge keeps running)";
 
@@ -19,7 +19,18 @@ Usage:
   ev2mqtt --demo [--config FILE]   run against built-in simulators and an embedded broker
   ev2mqtt --version | --help
 
-Exit codes: 0 stopped normally, 78 bad configuration, 1 other fatal error.
+Options:
+  --env-file FILE      read NAME=value lines (the service's EnvironmentFile) before the config
+  --log-level LEVEL    fatal, error, warn, info, debug, trace or silent (else EV2MQTT_LOG_LEVEL,
+                       else log.level from the config)
+  --takeover           start even if another ev2mqtt instance is live on the same root topic
+
+Exit codes:
+  0   stopped normally
+  1   other fatal error (see the log)
+  64  wrong command line
+  75  another ev2mqtt instance is live on the root topic (it is named; see --takeover)
+  78  bad configuration (every problem is listed; fix the file, check it with --check)
 Documentation: README.md; every option is in config.example.yaml.`;
 
 async function main(): Promise<number> {
@@ -38,18 +49,40 @@ async function main(): Promise<number> {
     process.stdout.write(`${packageVersion()}\n`);
     return 0;
   }
+  const levelArg = args.values["log-level"] ?? process.env.EV2MQTT_LOG_LEVEL;
+  if (levelArg !== undefined && !isLogLevel(levelArg)) {
+    const from = args.values["log-level"] !== undefined ? "--log-level" : "EV2MQTT_LOG_LEVEL";
+    process.stderr.write(
+      `${from} must be one of ${LOG_LEVELS.join(", ")} (got ${JSON.stringify(levelArg)})\n`,
+    );
+    return 64;
+  }
+  const envFile = args.values["env-file"];
+  if (envFile) {
+    const problem = loadEnvFile(envFile);
+    if (problem) {
+      process.stderr.write(`${problem}\n`);
+      return EXIT_CONFIG;
+    }
+  }
   if (args.values.demo) {
     const { runDemo } = await import("./demo.js");
-    return runDemo(args.values.config);
+    return runDemo(args.values.config, levelArg);
   }
   const file = args.values.config;
   if (!file) {
     process.stderr.write(`--config FILE is required\n\n${HELP}\n`);
     return 64;
   }
+  const read = async (): Promise<Config> => {
+    const config = await loadConfig(file);
+    if (levelArg) config.log.level = levelArg;
+    if (args.values.takeover) config.mqtt.takeover = true;
+    return config;
+  };
   let config: Config;
   try {
-    config = await loadConfig(file);
+    config = await read();
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`${error.message}\n`);
@@ -71,7 +104,28 @@ async function main(): Promise<number> {
   process.on("unhandledRejection", (reason) => {
     logger.error({ err: reason instanceof Error ? reason.message : String(reason) }, UNHANDLED_REJECTION);
   });
-  return runDaemon(new Daemon(config, logger), logger);
+  let first = true;
+  // a `restart` request reads the file again: a configuration edited since takes effect
+  return runDaemon(async () => {
+    const current = first ? config : await read();
+    first = false;
+    return new Daemon(current, logger);
+  }, logger);
+}
+
+/** Reads `NAME=value` lines as systemd's EnvironmentFile does; variables already set win. */
+function loadEnvFile(path: string): string | undefined {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    return code === "EACCES"
+      ? `${path}: this user may not read it; run as root (sudo) or as the ev2mqtt user (sudo -u ev2mqtt)`
+      : `${path}: cannot read the environment file (${code ?? String(error)})`;
+  }
+  for (const [name, value] of Object.entries(parseEnv(text))) process.env[name] ??= value;
+  return undefined;
 }
 
 function parse() {
@@ -79,6 +133,9 @@ function parse() {
     options: {
       config: { type: "string", short: "c" },
       check: { type: "boolean" },
+      "env-file": { type: "string" },
+      "log-level": { type: "string" },
+      takeover: { type: "boolean" },
       demo: { type: "boolean" },
       version: { type: "boolean", short: "v" },
       help: { type: "boolean", short: "h" },

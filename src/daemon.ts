@@ -5,11 +5,19 @@ import type { Config } from "./config/schema.js";
 import type { BridgeContext, BridgeEvents, Extension } from "./extension.js";
 import { defaultExtensions } from "./extensions.js";
 import { createGoeSources } from "./goe/charger.js";
+import {
+  currentInstance,
+  defaultClientId,
+  InstanceConflictError,
+  type InstanceIdentity,
+} from "./instance.js";
 import { type EmbeddedBroker, startEmbeddedBroker } from "./mqtt/broker.js";
 import { MqttConnection } from "./mqtt/connection.js";
+import { probeRoot } from "./mqtt/instance-probe.js";
 import { Publisher } from "./mqtt/publisher.js";
 import { WriteRouter } from "./mqtt/writes.js";
 import { createOvmsSources } from "./ovms/index.js";
+import { unownedTopics } from "./retained-cleanup.js";
 import type { Device, Sink, Source, Values } from "./source.js";
 import type { Logger } from "./util/log.js";
 
@@ -40,10 +48,20 @@ export const defaultSources: SourceFactory = (config, logger) => [
   ...createOvmsSources(config.ovms, { logger: logger.child({ upstream: "ovms" }) }),
 ];
 
+/** Why a running daemon ends by itself: a `restart` request, or another instance took its root. */
+export interface DaemonEnd {
+  why: "restart" | "takenOver";
+}
+
 /** The composition root: builds the bridge from a validated config, starts and stops it in order. */
 export class Daemon {
   readonly version = packageVersion();
   readonly events = new EventEmitter<BridgeEvents>();
+  readonly instance: InstanceIdentity;
+  /** Resolves when the daemon asks to be stopped (restart, taken over); never on its own otherwise. */
+  readonly ended: Promise<DaemonEnd>;
+  private endWith: (end: DaemonEnd) => void = () => undefined;
+  private takenOver = false;
   private broker: EmbeddedBroker | undefined;
   private connection: MqttConnection | undefined;
   private publisher: Publisher | undefined;
@@ -61,7 +79,17 @@ export class Daemon {
     private readonly logger: Logger,
     private readonly makeSources: SourceFactory = defaultSources,
     private readonly makeExtensions: (context: BridgeContext) => Extension[] = defaultExtensions,
-  ) {}
+    private readonly timings: { probeAnswerMs?: number } = {},
+  ) {
+    this.instance = currentInstance(config.mqtt.clientId ?? defaultClientId(config.mqtt.topic));
+    this.ended = new Promise((resolve) => (this.endWith = resolve));
+  }
+
+  /** Asks the runner to stop this daemon (and, for a restart, to start a new one). */
+  end(why: DaemonEnd["why"]): void {
+    if (why === "takenOver") this.takenOver = true;
+    this.endWith({ why });
+  }
 
   /** The broker URL the bridge uses (the embedded one when no url is configured). */
   brokerUrl(): string {
@@ -73,14 +101,18 @@ export class Daemon {
     let url = config.mqtt.url;
     let protocolVersion = config.mqtt.protocolVersion;
     if (!url) {
-      this.broker = await startEmbeddedBroker(config.mqtt.listen, logger.child({ component: "broker" }));
+      this.broker = await startEmbeddedBroker(config.mqtt.listen, logger.child({ component: "broker" }), {
+        username: config.mqtt.username,
+        password: config.mqtt.password,
+      });
       url = this.broker.url;
       protocolVersion = 4; // aedes speaks MQTT 3.1.1
     }
     const root = config.mqtt.topic;
+    const staleTopics = this.broker ? [] : await this.checkRoot(url, protocolVersion);
     const connection = new MqttConnection({
       url,
-      clientId: config.mqtt.clientId,
+      clientId: this.instance.clientId,
       username: config.mqtt.username,
       password: config.mqtt.password,
       protocolVersion,
@@ -120,6 +152,8 @@ export class Daemon {
       devices: () => [...this.devices.values()],
       availability: () => this.availability,
       write: (valueTopic, payload, origin) => router.write(valueTopic, payload, origin),
+      instance: this.instance,
+      end: (why) => this.end(why),
     };
     this.extensions = this.makeExtensions(context);
     for (const extension of this.extensions) {
@@ -132,6 +166,15 @@ export class Daemon {
         );
       }
     }
+    if (staleTopics.length > 0) {
+      connection.once("connect", () => {
+        for (const topic of staleTopics) publisher.clearRetained(topic);
+        logger.info(
+          { erased: staleTopics.length, example: staleTopics[0] },
+          "erased the retained values of devices that are no longer configured",
+        );
+      });
+    }
     connection.start();
     const sink = this.sink();
     for (const source of this.sources) {
@@ -142,15 +185,55 @@ export class Daemon {
         logger.error({ source: source.name, err: (error as Error).message }, "source failed to start");
       }
     }
-    logger.info(
-      {
-        version: this.version,
-        broker: connection.safeUrl(),
-        topic: root,
-        sources: this.sources.map((s) => s.name),
-      },
-      "ev2mqtt running",
-    );
+    const summary = {
+      version: this.version,
+      broker: connection.safeUrl(),
+      topic: root,
+      clientId: this.instance.clientId,
+      sources: this.sources.map((s) => s.name),
+    };
+    // "running" only once the broker has the bridge: before that nothing a user watches works
+    if (connection.connected) logger.info(summary, "ev2mqtt running");
+    else {
+      logger.info(summary, "ev2mqtt started; waiting for the MQTT broker");
+      connection.once("connect", () => logger.info(summary, "ev2mqtt running"));
+    }
+  }
+
+  /**
+   * Before taking the root: refuses to start while another instance is live on it (unless
+   * told to take over), and returns the retained topics of devices no longer configured.
+   */
+  private async checkRoot(url: string, protocolVersion: 4 | 5): Promise<string[]> {
+    const { mqtt } = this.config;
+    const probe = await probeRoot({
+      url,
+      username: mqtt.username,
+      password: mqtt.password,
+      protocolVersion,
+      ca: mqtt.ca,
+      cert: mqtt.cert,
+      key: mqtt.key,
+      rejectUnauthorized: mqtt.rejectUnauthorized,
+      root: mqtt.topic,
+      answerMs: this.timings.probeAnswerMs,
+    });
+    if (probe.state === "unreachable") {
+      // the connection retries on its own; an instance check needs the broker
+      this.logger.warn(
+        { err: probe.error },
+        "broker not reachable yet: starting without checking for another instance on this root",
+      );
+    } else if (probe.state === "live") {
+      if (!mqtt.takeover) throw new InstanceConflictError(mqtt.topic, probe.info);
+      this.logger.warn({ other: probe.info }, "taking over the root from another live instance (takeover)");
+    } else if (probe.state === "stale") {
+      this.logger.info(
+        { other: probe.info },
+        "the root says online but no instance answers (it crashed): taking it",
+      );
+    }
+    return unownedTopics(this.config, probe.retained);
   }
 
   /** Stops in reverse order: writes answered, sources stopped, `status offline`, broker closed. */
@@ -172,7 +255,8 @@ export class Daemon {
         .stop()
         .catch((error: Error) => this.logger.warn({ err: error.message }, "extension stop failed"));
     }
-    await this.connection?.stop();
+    // taken over: the root is the other instance's now, and it is online
+    await this.connection?.stop(this.takenOver ? "online" : "offline");
     await this.broker?.close();
     this.logger.info("ev2mqtt stopped");
   }

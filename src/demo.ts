@@ -1,3 +1,4 @@
+import type { LevelWithSilent } from "pino";
 import { ConfigError, loadConfig, parseConfig } from "./config/load.js";
 import type { Config } from "./config/schema.js";
 import { Daemon } from "./daemon.js";
@@ -7,13 +8,24 @@ import { splitHostPort } from "./mqtt/broker.js";
 import { runDaemon } from "./run.js";
 import { createLogger } from "./util/log.js";
 
+/** The demo's own root topic and client id, whatever the configuration it borrows the broker from says. */
+export const DEMO_ROOT = "ev2mqtt-demo";
+const DEMO_CLIENT_ID = `ev2mqtt-demo-${process.pid}`;
+
 /** Runs the bridge against the built-in simulators; the broker and ports may come from a config. */
-export async function runDemo(configFile?: string): Promise<number> {
+export async function runDemo(configFile?: string, logLevel?: LevelWithSilent): Promise<number> {
   let overrides: Partial<Config> = {};
   if (configFile) {
     try {
-      const file = await loadConfig(configFile);
-      overrides = { mqtt: file.mqtt, http: file.http, log: file.log, homeassistant: file.homeassistant };
+      const file = await loadConfig(configFile, process.env, { requireDevice: false });
+      // the demo never takes the user's root or client id: its simulated chargers must not
+      // mix with (or erase) a real charger's topics, nor throw the real bridge off the broker
+      overrides = {
+        mqtt: { ...file.mqtt, topic: DEMO_ROOT, clientId: DEMO_CLIENT_ID, takeover: false },
+        http: file.http,
+        log: file.log,
+        homeassistant: file.homeassistant,
+      };
     } catch (error) {
       if (error instanceof ConfigError) {
         process.stderr.write(`${error.message}\n`);
@@ -31,12 +43,17 @@ export async function runDemo(configFile?: string): Promise<number> {
 
   const config = parseConfig(demoConfig(world, urls));
   Object.assign(config, overrides);
+  if (logLevel) config.log.level = logLevel;
 
   const logger = createLogger({ level: config.log.level });
-  const daemon = new Daemon(config, logger);
+  let daemon: Daemon | undefined;
   const meter = new DemoMeter(world.goe, GARAGE);
-  const exitCode = await runDaemon(daemon, logger, () => {
-    meter.start(daemon.brokerUrl(), { username: config.mqtt.username, password: config.mqtt.password });
+  const makeDaemon = () => {
+    daemon = new Daemon(config, logger);
+    return daemon;
+  };
+  const exitCode = await runDaemon(makeDaemon, logger, () => {
+    meter.start(daemon?.brokerUrl() ?? "", { username: config.mqtt.username, password: config.mqtt.password });
     const { host, port } = config.mqtt.url ? hostOf(config.mqtt.url) : splitHostPort(config.mqtt.listen);
     const topic = config.mqtt.topic;
     process.stdout.write(
@@ -65,7 +82,7 @@ export async function runDemo(configFile?: string): Promise<number> {
 export function demoConfig(world: DemoWorld, urls: DemoUrls): Record<string, unknown> {
   const { goe, ovms } = world;
   return {
-    mqtt: { listen: "127.0.0.1:1883" },
+    mqtt: { listen: "127.0.0.1:1883", topic: DEMO_ROOT, clientId: DEMO_CLIENT_ID },
     log: { level: "info" },
     goe: DEMO_CHARGERS.map((charger, index) => ({
       serial: charger.serial,

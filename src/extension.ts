@@ -1,5 +1,6 @@
 import type { EventEmitter } from "node:events";
 import type { Config } from "./config/schema.js";
+import type { InstanceIdentity } from "./instance.js";
 import type { MqttConnection } from "./mqtt/connection.js";
 import type { Publisher } from "./mqtt/publisher.js";
 import type { WriteEvent, WriteOrigin } from "./mqtt/writes.js";
@@ -30,6 +31,10 @@ export interface BridgeContext {
    * root (`loadpoints/1/maxCurrent`), validated, carried out and answered on its `/result`.
    */
   write(valueTopic: string, payload: string, origin?: WriteOrigin): Promise<WriteResult>;
+  /** Who this instance is (host, pid, start time, client id). */
+  instance: InstanceIdentity;
+  /** Asks for the daemon to be restarted (configuration read again), or ended for good. */
+  end(why: "restart" | "takenOver"): void;
 }
 
 /** A part of the bridge with a lifetime: Home Assistant discovery, health, bridge info. */

@@ -1,33 +1,66 @@
+import { ConfigError } from "./config/load.js";
 import type { Daemon } from "./daemon.js";
+import { InstanceConflictError } from "./instance.js";
 import type { Logger } from "./util/log.js";
 
 const STOP_DEADLINE_MS = 5000;
+export const EXIT_CONFIG = 78; // EX_CONFIG from sysexits.h: systemd and users know it
+export const EXIT_INSTANCE_CONFLICT = 75; // EX_TEMPFAIL: another instance holds the root for now
 
-/** Runs a daemon until SIGTERM/SIGINT, then stops it within the deadline. */
-export async function runDaemon(daemon: Daemon, logger: Logger, onStarted?: () => void): Promise<number> {
+/**
+ * Runs a daemon until SIGTERM/SIGINT, then stops it within the deadline. A `restart` request
+ * stops it and starts a new one from `make` (which may read the configuration again); another
+ * instance taking over the root ends it.
+ */
+export async function runDaemon(
+  make: () => Daemon | Promise<Daemon>,
+  logger: Logger,
+  onStarted?: () => void,
+): Promise<number> {
   process.on("uncaughtException", (error) => {
     logger.fatal({ err: error.message, stack: error.stack }, "uncaught exception");
     process.exit(1);
   });
-  try {
-    await daemon.start();
-  } catch (error) {
-    logger.fatal({ err: (error as Error).message }, "could not start");
-    await daemon.stop().catch(() => undefined);
-    return 1;
-  }
-  onStarted?.();
-  const signal = await new Promise<string>((resolve) => {
+  const signal = new Promise<string>((resolve) => {
     process.once("SIGTERM", () => resolve("SIGTERM"));
     process.once("SIGINT", () => resolve("SIGINT"));
   });
-  logger.info({ signal }, "stopping");
-  const deadline = setTimeout(() => {
-    logger.error("did not stop within 5 s; exiting anyway");
-    process.exit(1);
-  }, STOP_DEADLINE_MS);
-  deadline.unref();
-  await daemon.stop();
-  clearTimeout(deadline);
-  return 0;
+  let started = false;
+  for (;;) {
+    let daemon: Daemon;
+    try {
+      daemon = await make();
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      logger.fatal({ problems: error.problems }, "the configuration became invalid; not restarting");
+      return EXIT_CONFIG;
+    }
+    try {
+      await daemon.start();
+    } catch (error) {
+      await daemon.stop().catch(() => undefined);
+      if (error instanceof InstanceConflictError) {
+        logger.fatal({ other: error.other }, error.message);
+        return EXIT_INSTANCE_CONFLICT;
+      }
+      logger.fatal({ err: (error as Error).message }, "could not start");
+      return 1;
+    }
+    if (!started) onStarted?.();
+    started = true;
+    const reason = await Promise.race([signal, daemon.ended]);
+    logger.info({ reason: typeof reason === "string" ? reason : reason.why }, "stopping");
+    const deadline = setTimeout(() => {
+      logger.error("did not stop within 5 s; exiting anyway");
+      process.exit(1);
+    }, STOP_DEADLINE_MS);
+    deadline.unref();
+    await daemon.stop();
+    clearTimeout(deadline);
+    if (typeof reason === "string") return 0;
+    // a non-zero code, so systemd starts it again and it waits (exit 75 each time) until the
+    // other instance is gone; a forged bridge/info then costs a restart, not the service
+    if (reason.why === "takenOver") return EXIT_INSTANCE_CONFLICT;
+    logger.info("restarting");
+  }
 }

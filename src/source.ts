@@ -94,6 +94,11 @@ export interface Device {
    * Unknown keys are refused too. Resolves (never rejects) with the confirmed value.
    */
   write?(key: string, payload: string): Promise<WriteResult>;
+  /**
+   * Polls the device now (`bridge/request/poll`), or joins the poll under way. Resolves when
+   * it is done, failed or not: the outcome shows in the device's availability.
+   */
+  pollNow?(): Promise<void>;
 }
 
 /** Where a source delivers what it learns. Implemented by the daemon. */

@@ -185,6 +185,26 @@ function bridgeConfigs(options: DiscoveryOptions): DiscoveryConfig[] {
       availability: [bridgeAvailability(options)],
       qos: 1,
     }),
+    // runtime control through the bridge requests, as Zigbee2MQTT's bridge device offers it
+    make("button", "restart", {
+      name: "Restart",
+      command_topic: `${options.root}/bridge/request/restart`,
+      payload_press: "",
+      device_class: "restart",
+      entity_category: "config",
+      availability: [bridgeAvailability(options)],
+      qos: 1,
+    }),
+    make("select", "log_level", {
+      name: "Log level",
+      state_topic: `${options.root}/bridge/info`,
+      value_template: "{{ value_json.log_level if value else None }}",
+      command_topic: `${options.root}/bridge/request/log_level`,
+      options: ["fatal", "error", "warn", "info", "debug", "trace", "silent"],
+      entity_category: "config",
+      availability: [bridgeAvailability(options)],
+      qos: 1,
+    }),
   ];
 }
 

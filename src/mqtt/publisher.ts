@@ -1,8 +1,10 @@
+import type { IPublishPacket } from "mqtt";
 import type { Value, Values, WriteResult } from "../source.js";
 import type { Logger } from "../util/log.js";
 import { scrub } from "../util/secrets.js";
 import type { MqttConnection } from "./connection.js";
 import { encodeValue } from "./encode.js";
+import { responseTopicRefusal } from "./response-topic.js";
 
 const RETAINED = { qos: 1, retain: true } as const;
 
@@ -89,6 +91,36 @@ export class Publisher {
           properties: response.correlationData ? { correlationData: response.correlationData } : {},
         }),
       );
+    }
+    return Promise.all(sends).then(() => undefined);
+  }
+
+  /**
+   * An answer that is no write result (a bridge request's): not retained, on `fullTopic`, and
+   * on the request's MQTT 5 response topic when that is a safe one (see responseTopicRefusal).
+   */
+  response(
+    fullTopic: string,
+    payload: string,
+    request: IPublishPacket,
+    discoveryPrefix: string,
+  ): Promise<void> {
+    const text = scrub(payload);
+    const sends = [this.connection.publish(fullTopic, text, { qos: 1, retain: false })];
+    const responseTopic = request.properties?.responseTopic;
+    if (responseTopic) {
+      const refusal = responseTopicRefusal(responseTopic, this.root, [discoveryPrefix]);
+      if (refusal) this.logger.warn({ responseTopic, refusal }, "response topic refused");
+      else {
+        const correlationData = request.properties?.correlationData;
+        sends.push(
+          this.connection.publish(responseTopic, text, {
+            qos: 1,
+            retain: false,
+            properties: correlationData ? { correlationData } : {},
+          }),
+        );
+      }
     }
     return Promise.all(sends).then(() => undefined);
   }

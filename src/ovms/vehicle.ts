@@ -104,6 +104,11 @@ export class OvmsVehicle implements Device {
     this.poller.start();
   }
 
+  /** `bridge/request/poll`: a poll now, through the same queue as every other. */
+  pollNow(): Promise<void> {
+    return this.poller.pollNow();
+  }
+
   async stop(): Promise<void> {
     this.stopped = true;
     await this.poller.stop();

@@ -351,7 +351,8 @@ describe("Home Assistant discovery configs", () => {
 
   it("builds one config per entity, plus the bridge's own", () => {
     const entities = DEVICES.reduce((sum, device) => sum + device.entities.length, 0);
-    expect(configs.length).toBe(entities + 2);
+    // the bridge's own: connection, last poll, restart button, log level select
+    expect(configs.length).toBe(entities + 4);
     expect(buildDiscovery(OPTIONS, DEVICES).problems).toEqual([]);
   });
 
@@ -496,7 +497,9 @@ describe("Home Assistant discovery configs", () => {
     expect(configFor(configs, "ev2mqtt/loadpoints/1/chargePower").payload).not.toHaveProperty(
       "entity_category",
     );
-    for (const config of configs) expect(config.payload.entity_category).not.toBe("config");
+    // HA refuses the config category for sensors; the bridge's restart and log level are config
+    for (const config of configs.filter((c) => c.component === "sensor" || c.component === "binary_sensor"))
+      expect(config.payload.entity_category).not.toBe("config");
   });
 
   it("reads true/false for binaries and switches, and turns an empty payload into unknown", () => {
@@ -610,7 +613,7 @@ describe("Home Assistant discovery configs", () => {
       ],
     };
     const result = buildDiscovery(OPTIONS, [broken]);
-    expect(result.configs.length).toBe(2 + 1);
+    expect(result.configs.length).toBe(4 + 1);
     expect(result.problems).toHaveLength(3);
   });
 });

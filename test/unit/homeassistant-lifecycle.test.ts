@@ -4,6 +4,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { parseConfig } from "../../src/config/load.js";
 import type { BridgeContext, BridgeEvents } from "../../src/extension.js";
 import { HomeAssistantDiscovery } from "../../src/homeassistant/discovery.js";
+import { currentInstance } from "../../src/instance.js";
 import { type MessageHandler, type MqttConnection, topicMatches } from "../../src/mqtt/connection.js";
 import { Publisher } from "../../src/mqtt/publisher.js";
 import type { Device, DeviceDescription, Entity } from "../../src/source.js";
@@ -97,6 +98,8 @@ function setup(discovery = true): void {
     devices: () => devices,
     availability: () => new Map(),
     write: async () => ({ ok: false, error: "this test takes no writes" }),
+    instance: currentInstance("ev2mqtt-test"),
+    end: () => undefined,
   };
   extension = new HomeAssistantDiscovery(context, { scanMs: 1000, restartDelayMs: 5000, debounceMs: 100 });
 }
