@@ -49,7 +49,7 @@ export async function runDaemon(
     if (!started) onStarted?.();
     started = true;
     const reason = await Promise.race([signal, daemon.ended]);
-    logger.info({ reason: typeof reason === "string" ? reason : reason.why }, "stopping");
+    logger.info(typeof reason === "string" ? { signal: reason } : { reason: reason.why }, "stopping");
     const deadline = setTimeout(() => {
       logger.error("did not stop within 5 s; exiting anyway");
       process.exit(1);

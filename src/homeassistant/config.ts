@@ -62,6 +62,8 @@ export const TIMESTAMP_TEMPLATE = "{{ as_datetime(value | int) if value else Non
  * are present and not numbers; it logs a warning about the incomplete location each time.
  */
 export const ATTRIBUTES_TEMPLATE = `{{ value if value else '{"latitude": null, "longitude": null}' }}`;
+/** The bridge's log level, from the JSON of `bridge/info`. */
+export const LOG_LEVEL_TEMPLATE = "{{ value_json.log_level if value else None }}";
 
 const COMPONENTS: Record<Entity["kind"], Component> = {
   sensor: "sensor",
@@ -198,7 +200,7 @@ function bridgeConfigs(options: DiscoveryOptions): DiscoveryConfig[] {
     make("select", "log_level", {
       name: "Log level",
       state_topic: `${options.root}/bridge/info`,
-      value_template: "{{ value_json.log_level if value else None }}",
+      value_template: LOG_LEVEL_TEMPLATE,
       command_topic: `${options.root}/bridge/request/log_level`,
       options: ["fatal", "error", "warn", "info", "debug", "trace", "silent"],
       entity_category: "config",

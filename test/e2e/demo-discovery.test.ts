@@ -11,7 +11,8 @@ import { waitFor } from "../helpers/recording-sink.js";
 // code applies (test/helpers/ha-rules.ts): what HA would refuse, log as an error, or book wrong.
 
 const PREFIX = "homeassistant";
-const ROOT = "ev2mqtt";
+// the demo runs on its own root, so it never mixes with a real bridge on the same broker
+const ROOT = "ev2mqtt-demo";
 const DEVICE_TOPICS = ["loadpoints/1", "loadpoints/2", "site", "vehicles/car"];
 
 let broker: Mosquitto;

@@ -217,6 +217,8 @@ describe("secrets", () => {
         topic: ROOT,
       },
       log: { level: "trace" },
+      // a configuration needs a device; this one is never reached
+      goe: [{ serial: "000001", loadpoint: 1, url: "http://127.0.0.1:9" }],
     });
     try {
       const client = await mqtt.connectAsync(broker.url, WATCHER);

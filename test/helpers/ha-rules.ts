@@ -1,4 +1,9 @@
-import { ATTRIBUTES_TEMPLATE, TIMESTAMP_TEMPLATE, VALUE_TEMPLATE } from "../../src/homeassistant/config.js";
+import {
+  ATTRIBUTES_TEMPLATE,
+  LOG_LEVEL_TEMPLATE,
+  TIMESTAMP_TEMPLATE,
+  VALUE_TEMPLATE,
+} from "../../src/homeassistant/config.js";
 
 // What Home Assistant does with a discovery config and the values on its topics, written from
 // HA's own code (2025.6 to 2025.10) rather than from our idea of it. Each rule names where it
@@ -105,6 +110,11 @@ export function render(template: string | undefined, payload: string): Rendered 
     return Number.isNaN(seconds)
       ? new Error(`as_datetime of ${payload}`)
       : new Date(seconds * 1000).toISOString();
+  }
+  if (template === LOG_LEVEL_TEMPLATE) {
+    if (!payload) return NONE;
+    const level = (JSON.parse(payload) as { log_level?: unknown }).log_level;
+    return typeof level === "string" ? level : new Error(`bridge/info without log_level: ${payload}`);
   }
   if (template === ATTRIBUTES_TEMPLATE) return payload ? payload : '{"latitude": null, "longitude": null}';
   const labels = LABELS.exec(template);
