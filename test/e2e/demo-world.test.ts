@@ -99,8 +99,8 @@ describe("the demo world through the bridge, on MQTT", () => {
   let world: DemoWorld;
   let daemon: Daemon;
   let watch: MqttWatch;
-  const lp = "ev2mqtt-demo/loadpoints/1";
-  const car = "ev2mqtt-demo/vehicles/car";
+  const lp = "ev2mqtt/loadpoints/1";
+  const car = "ev2mqtt/vehicles/car";
 
   beforeAll(async () => {
     broker = await Mosquitto.start();
@@ -112,7 +112,7 @@ describe("the demo world through the bridge, on MQTT", () => {
     const config = parseConfig({ ...raw, mqtt: { url: broker.url }, climkit: [] });
     daemon = new Daemon(config, silentLogger());
     await daemon.start();
-    watch = await MqttWatch.connect(broker.url, "ev2mqtt-demo/#");
+    watch = await MqttWatch.connect(broker.url, "ev2mqtt/#");
   });
   afterAll(async () => {
     await watch?.close();
