@@ -53,7 +53,10 @@ export async function runDemo(configFile?: string, logLevel?: LevelWithSilent): 
     return daemon;
   };
   const exitCode = await runDaemon(makeDaemon, logger, () => {
-    meter.start(daemon?.brokerUrl() ?? "", { username: config.mqtt.username, password: config.mqtt.password });
+    meter.start(daemon?.brokerUrl() ?? "", {
+      username: config.mqtt.username,
+      password: config.mqtt.password,
+    });
     const { host, port } = config.mqtt.url ? hostOf(config.mqtt.url) : splitHostPort(config.mqtt.listen);
     const topic = config.mqtt.topic;
     process.stdout.write(
