@@ -169,20 +169,34 @@ const ovmsVehicle = z.strictObject({
   shell: z.boolean().default(false),
 });
 
-const ovmsServer = z.strictObject({
-  url: httpUrl({ suggest: "https" }),
-  username: z.string().min(1),
-  password: secret,
-  commands: commandsUrl.optional(),
-  interval: duration("60s", 5000),
-  /** Poll interval while a vehicle charges or sits at a loadpoint with a car connected. */
-  activeInterval: duration("15s", 5000),
-  timeout: duration("30s", 1000),
-  /** How long to wait for the car's reply to a command. */
-  commandTimeout: duration("20s", 1000),
-  rejectUnauthorized: z.boolean().default(true),
-  vehicles: z.array(ovmsVehicle).min(1, "list at least one vehicle id"),
-});
+const ovmsServer = z
+  .strictObject({
+    url: httpUrl({ suggest: "https" }),
+    username: z.string().min(1),
+    password: secret,
+    /** The v2 endpoint: the data path and commands. Default: from `url`; `false` turns it off. */
+    commands: z.union([z.literal(false), commandsUrl]).optional(),
+    interval: duration("60s", 5000),
+    /** Poll interval while a vehicle charges or sits at a loadpoint with a car connected. */
+    activeInterval: duration("15s", 5000),
+    /** While the v2 link is up, the REST API is still read this often, as a cross-check. */
+    restInterval: duration("15m", 5000),
+    timeout: duration("30s", 1000),
+    /** How long to wait for the car's reply to a command. */
+    commandTimeout: duration("20s", 1000),
+    rejectUnauthorized: z.boolean().default(true),
+    vehicles: z.array(ovmsVehicle).min(1, "list at least one vehicle id"),
+  })
+  // the v2 endpoint the OVMS apps use on the same host: TLS 6870 next to HTTPS, else TCP 6867
+  .transform(({ commands, ...server }) => ({
+    ...server,
+    commands: commands === false ? undefined : (commands ?? defaultV2Endpoint(server.url)),
+  }));
+
+function defaultV2Endpoint(url: string): string {
+  const parsed = new URL(url);
+  return parsed.protocol === "https:" ? `tls://${parsed.hostname}:6870` : `tcp://${parsed.hostname}:6867`;
+}
 
 export const ConfigSchema = z
   .strictObject({

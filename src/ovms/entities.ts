@@ -131,6 +131,14 @@ export function describeVehicle(identity: VehicleIdentity): DeviceDescription {
       icon: "mdi:access-point-network",
     },
     {
+      key: "liveLink",
+      name: "Live link",
+      kind: "binary",
+      binaryClass: "connectivity",
+      diagnostic: true,
+      icon: "mdi:lan-connect",
+    },
+    {
       key: "messageAge",
       name: "Message age",
       kind: "sensor",

@@ -12,6 +12,8 @@ export interface CreateOvmsOptions {
   minSpacingMs?: number;
   /** v2 link tuning, for tests. */
   v2?: OvmsSourceOptions["v2"];
+  /** No REST request for this long after a 429 (default a minute), for tests. */
+  rateLimitPauseMs?: number;
 }
 
 /**
@@ -32,6 +34,7 @@ export function createOvmsSources(configs: OvmsConfig[], options: CreateOvmsOpti
       index,
       queue,
       ...(options.v2 ? { v2: options.v2 } : {}),
+      ...(options.rateLimitPauseMs !== undefined ? { rateLimitPauseMs: options.rateLimitPauseMs } : {}),
     });
   });
 }

@@ -178,3 +178,22 @@ function parseY(data: string): OvmsRecord {
   if (staleTemperature !== undefined) record.stale_temperature = staleTemperature;
   return record;
 }
+
+/**
+ * Pushed lines as one state: a later line of a kind replaces an earlier one, and tyres come from
+ * the V3 `Y` record (kPa) once the car has sent one: a V3 module also sends the old `W` (psi,
+ * rounded), and applying both would move the pressures back and forth. `sawY` carries that
+ * knowledge from one call to the next.
+ */
+export function mergePushed(
+  lines: Array<{ code: string; data: string }>,
+  sawY: boolean,
+): { records: VehicleRecords; sawY: boolean } {
+  const preferY = sawY || lines.some((line) => line.code === "Y");
+  const records: VehicleRecords = {};
+  for (const { code, data } of lines) {
+    if (code === "W" && preferY) continue;
+    Object.assign(records, parsePushedRecord(code, data));
+  }
+  return { records, sawY: preferY };
+}

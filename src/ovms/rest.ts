@@ -7,7 +7,12 @@ import { addSecret } from "../util/secrets.js";
 // `GET /api/cookie?username=&password=` and is kept until the server refuses it: 401 on
 // current servers, 404 on pre-2021 ones (which answered every refusal with 404). Then one new
 // login and one retry. Sessions die a fixed time after login (timeout_api, 120 s in the code,
-// 300 s shipped), whatever the activity, and with them the peer connections made on them.
+// 300 s shipped; a 10 s sweep ends them), whatever the activity, and with them the peer
+// connections made on them. Once one session has died, the bridge knows how long they live at
+// least and logs in again before that instead of waiting for the refusal. A 404 from a fresh
+// session is not taken for an expiry (the real server answers `404 not found` when a handler
+// dies, e.g. /api/tpms on a V3 car). A 429 (the server held the request 20 s first) pauses
+// every request to the server for a minute: its quota refills once a minute.
 
 export interface RestOptions {
   /** Base URL, e.g. https://ovms.dexters-web.de:6869 (may contain a path). */
@@ -16,6 +21,8 @@ export interface RestOptions {
   password: string;
   timeoutMs: number;
   queue: UpstreamQueue;
+  /** No request for this long after a 429 (default a minute: the quota refills once a minute). */
+  rateLimitPauseMs?: number;
 }
 
 export interface RestCallOptions {
@@ -28,8 +35,21 @@ export interface RestCallOptions {
   renew?: boolean;
 }
 
+/** A session younger than this is not taken for expired on a 404. */
+const FRESH_SESSION_MS = 60_000;
+/** The server's sweep ends a session up to this long after its lifetime. */
+const SWEEP_MS = 10_000;
+/** After a 429 no request for this long: the server adds to the quota once a minute. */
+const RATE_LIMIT_PAUSE_MS = 60_000;
+
 export class OvmsRest {
   private cookie: string | undefined;
+  private loginAt = 0;
+  /** When a request last succeeded on the current session. */
+  private lastOkAt = 0;
+  /** How long sessions surely live, learnt from one that died; renewed before that. */
+  private safeLifetimeMs: number | undefined;
+  private pausedUntil = 0;
   /** Counts logins, so a refusal of an already replaced session does not log in again. */
   private generation = 0;
   private login: Promise<void> | undefined;
@@ -47,14 +67,23 @@ export class OvmsRest {
   /** GETs a JSON document; for DELETE the body is returned as text. */
   async call(path: string, options: RestCallOptions = {}): Promise<unknown> {
     const priority = options.priority ?? Priority.poll;
-    if (!this.cookie) await this.renew(this.generation, priority);
-    const generation = this.generation;
-    let response = await this.options.queue.run(() => this.request(path, options.method), priority);
-    if (refusedSession(response.status) && options.renew !== false) {
-      await this.renew(generation, priority);
-      response = await this.options.queue.run(() => this.request(path, options.method), priority);
-    }
     const what = describeRequest(options.method ?? "GET", new URL(`${this.base}${path}`));
+    this.checkPause(what);
+    const aboutToExpire =
+      this.safeLifetimeMs !== undefined && performance.now() - this.loginAt >= this.safeLifetimeMs;
+    if (!this.cookie || (aboutToExpire && options.renew !== false)) {
+      await this.renew(this.generation, priority, true);
+    }
+    const generation = this.generation;
+    let response = await this.send(path, options.method, priority);
+    if (options.renew !== false && this.refusedSession(response.status, response.text)) {
+      this.learnLifetime();
+      await this.renew(generation, priority);
+      response = await this.send(path, options.method, priority);
+    }
+    if (response.status === 200 && generation === this.generation) this.lastOkAt = performance.now();
+    if (response.status === 429)
+      this.pausedUntil = performance.now() + (this.options.rateLimitPauseMs ?? RATE_LIMIT_PAUSE_MS);
     if (response.status !== 200) throw statusError(what, response.status, response.text);
     if (options.method === "DELETE") return response.text;
     return parseJson(response.text, what);
@@ -65,6 +94,47 @@ export class OvmsRest {
     this.cookie = undefined;
   }
 
+  /** How long sessions surely live, once learnt (for tests and the bench). */
+  get knownSessionLifetimeMs(): number | undefined {
+    return this.safeLifetimeMs;
+  }
+
+  private send(path: string, method: "GET" | "DELETE" | undefined, priority: Priority) {
+    return this.options.queue.run(() => this.request(path, method), priority);
+  }
+
+  private checkPause(what: string): void {
+    const left = this.pausedUntil - performance.now();
+    if (left <= 0) return;
+    const seconds = Math.ceil(left / 1000);
+    throw new UpstreamError(
+      "rateLimited",
+      `${what}: not sent: the server answered 429 (too many requests from this address); next try in ${seconds}s`,
+      429,
+    );
+  }
+
+  /**
+   * 401 is an expired session. 404 is one on pre-2021 servers, which refused everything with
+   * 404, but also what a current server answers when a handler dies: only a session that is
+   * not fresh, or a 404 that names the authentication, is renewed.
+   */
+  private refusedSession(status: number, body: string): boolean {
+    if (status === 401) return true;
+    if (status !== 404) return false;
+    return /auth/i.test(body) || performance.now() - this.loginAt >= FRESH_SESSION_MS;
+  }
+
+  /**
+   * A session that was refused lived at least until its last good request, and the server's
+   * sweep ends sessions up to 10 s after their lifetime: so sessions surely live that long less 10 s.
+   */
+  private learnLifetime(): void {
+    if (this.lastOkAt <= this.loginAt) return;
+    const lived = this.lastOkAt - this.loginAt - SWEEP_MS;
+    if (lived > 0) this.safeLifetimeMs = Math.max(this.safeLifetimeMs ?? 0, lived);
+  }
+
   private request(path: string, method: "GET" | "DELETE" = "GET") {
     const headers: Record<string, string> = {};
     if (this.cookie) headers.cookie = `ovmsapisession=${this.cookie}`;
@@ -72,8 +142,8 @@ export class OvmsRest {
   }
 
   /** Logs in unless another call already replaced the session `generation` refers to. */
-  private async renew(generation: number, priority: Priority): Promise<void> {
-    if (this.generation !== generation && this.cookie) return;
+  private async renew(generation: number, priority: Priority, early = false): Promise<void> {
+    if (this.generation !== generation && this.cookie && !early) return;
     if (!this.login) {
       this.login = this.doLogin(priority).finally(() => {
         this.login = undefined;
@@ -94,6 +164,8 @@ export class OvmsRest {
       () => httpRequest(url, { timeoutMs: this.options.timeoutMs }),
       priority,
     );
+    if (response.status === 429)
+      this.pausedUntil = performance.now() + (this.options.rateLimitPauseMs ?? RATE_LIMIT_PAUSE_MS);
     if (response.status !== 200) {
       const reason = loginRefusal(response.status, response.text);
       throw new UpstreamError(kindOfStatus(response.status), `${what}: ${reason}`, response.status);
@@ -104,12 +176,10 @@ export class OvmsRest {
     }
     addSecret(cookie);
     this.cookie = cookie;
+    this.loginAt = performance.now();
+    this.lastOkAt = this.loginAt;
     this.generation += 1;
   }
-}
-
-function refusedSession(status: number): boolean {
-  return status === 401 || status === 404;
 }
 
 function loginRefusal(status: number, body: string): string {
@@ -128,7 +198,7 @@ function statusError(what: string, status: number, body: string): UpstreamError 
   const text = bodyExcerpt(body);
   let reason = `${status} ${text}`;
   if (status === 401) reason = "401 session refused again right after a new login";
-  if (status === 429) reason = "429 too many requests from this address: polling backs off";
+  if (status === 429) reason = "429 too many requests from this address: requests pause for a minute";
   if (status === 502) reason = `502 ${text} (paranoid mode: the server cannot read this car's data)`;
   return new UpstreamError(kindOfStatus(status), `${what}: ${reason}`, status);
 }

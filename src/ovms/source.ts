@@ -5,7 +5,8 @@ import { UpstreamQueue } from "../upstream/queue.js";
 import { sleep } from "../util/duration.js";
 import type { Logger } from "../util/log.js";
 import { addSecret } from "../util/secrets.js";
-import { parsePushedRecord } from "./records.js";
+import type { VehicleList } from "./context.js";
+import { FastReporting } from "./fast.js";
 import { OvmsRest } from "./rest.js";
 import { OvmsV2Client } from "./v2client.js";
 import { OvmsVehicle, type ServerContext } from "./vehicle.js";
@@ -20,6 +21,8 @@ export interface OvmsSourceOptions {
   minSpacingMs?: number;
   /** v2 link tuning, for tests. */
   v2?: { pingIntervalMs?: number; reconnectMinMs?: number; clientType?: "A" | "B" };
+  /** No REST request for this long after a 429 (default a minute), for tests. */
+  rateLimitPauseMs?: number;
 }
 
 /** How long stop() waits for commands still waiting for the car before answering them. */
@@ -32,7 +35,7 @@ export class OvmsSource implements Source {
   private readonly vehicles: OvmsVehicle[];
   private readonly queue: UpstreamQueue;
   private readonly ownsQueue: boolean;
-  private list: { at: number; promise: Promise<unknown> } | undefined;
+  private list: { at: number; promise: Promise<VehicleList> } | undefined;
   private readonly pendingWrites = new Set<Promise<unknown>>();
 
   constructor(
@@ -53,6 +56,7 @@ export class OvmsSource implements Source {
       password: config.password,
       timeoutMs: config.timeout,
       queue: this.queue,
+      ...(options.rateLimitPauseMs !== undefined ? { rateLimitPauseMs: options.rateLimitPauseMs } : {}),
     });
     const v2 = config.commands
       ? new OvmsV2Client({
@@ -65,12 +69,24 @@ export class OvmsSource implements Source {
           ...options.v2,
         })
       : undefined;
+    const fast = config.commands
+      ? new FastReporting({
+          url: config.commands,
+          username: config.username,
+          password: config.password,
+          rejectUnauthorized: config.rejectUnauthorized,
+          pingIntervalMs: options.v2?.pingIntervalMs ?? 20_000,
+          reconnectMinMs: options.v2?.reconnectMinMs ?? 1_000,
+          logger,
+        })
+      : undefined;
     this.context = {
       config,
       configPath: `ovms[${options.index ?? 0}]`,
       serverHost: host,
       rest,
       v2,
+      fast,
       vehicleList: (maxAgeMs, priority) => this.vehicleList(maxAgeMs, priority),
       peerSupported: true,
       logger,
@@ -89,11 +105,13 @@ export class OvmsSource implements Source {
   async start(sink: Sink): Promise<void> {
     const v2 = this.context.v2;
     if (v2) {
-      v2.onRecord((vehicleId, code, data, live) => {
-        const records = parsePushedRecord(code, data);
-        if (records) this.vehicleById(vehicleId)?.applyPushed(records, live);
-      });
+      v2.onRecords((vehicleId, lines, live, ageS) =>
+        this.vehicleById(vehicleId)?.applyPushed(lines, live, ageS),
+      );
       v2.onCarConnected((vehicleId, connected) => this.vehicleById(vehicleId)?.setModuleConnected(connected));
+      v2.onLinkState((vehicleId, up, error, refused) =>
+        this.vehicleById(vehicleId)?.setLinkState(up, error, refused),
+      );
     }
     for (const vehicle of this.vehicles) vehicle.start(sink);
     v2?.start(this.vehicles.map((vehicle) => vehicle.config.id));
@@ -109,6 +127,7 @@ export class OvmsSource implements Source {
     if (this.pendingWrites.size > 0)
       await bounded(Promise.allSettled([...this.pendingWrites]), STOP_GRACE_MS);
     this.context.v2?.close();
+    this.context.fast?.close();
     await Promise.allSettled([...this.pendingWrites]);
     // leave fast mode on the server side too; an expiring session does the same, later
     await bounded(Promise.allSettled(this.vehicles.map((vehicle) => vehicle.disconnectPeer())), 1_000);
@@ -127,10 +146,12 @@ export class OvmsSource implements Source {
   }
 
   /** /api/vehicles, shared by this account's vehicles: read again once older than maxAgeMs. */
-  private vehicleList(maxAgeMs: number, priority: Priority): Promise<unknown> {
+  private vehicleList(maxAgeMs: number, priority: Priority): Promise<VehicleList> {
     const now = performance.now();
     if (this.list && now - this.list.at < maxAgeMs) return this.list.promise;
-    const promise = this.context.rest.call("/api/vehicles", { priority });
+    const promise = this.context.rest
+      .call("/api/vehicles", { priority })
+      .then((body) => ({ body, requestedAt: now }));
     const entry = { at: now, promise };
     this.list = entry;
     promise.catch(() => {

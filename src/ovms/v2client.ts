@@ -26,7 +26,26 @@ export interface V2ClientOptions {
   reconnectMaxMs?: number;
 }
 
-export type RecordListener = (vehicleId: string, code: string, data: string, live: boolean) => void;
+/** One line the server pushed: its code (first character) and the rest. */
+export interface PushedLine {
+  code: string;
+  data: string;
+}
+
+/**
+ * Records pushed on a link. `live` false: the stored records the server replays at login, all
+ * at once, with `ageS` from its `T<secs>` line (they may be hours old). `live` true: one record
+ * the car just sent.
+ */
+export type RecordsListener = (
+  vehicleId: string,
+  lines: PushedLine[],
+  live: boolean,
+  ageS: number | undefined,
+) => void;
+
+/** The link's state: up once the login replay is through; `refused` when the server closed it at login. */
+export type LinkListener = (vehicleId: string, up: boolean, error: string, refused: boolean) => void;
 
 export type CommandFailure = "timeout" | "unreachable" | "dropped" | "stopped";
 
@@ -54,6 +73,8 @@ interface Channel {
   carConnected: boolean | undefined;
   /** From login to the first `T` line the server replays the car's stored records, of any age. */
   replaying: boolean;
+  /** The replay so far: applied as one state when its `T` line comes. */
+  replay: PushedLine[];
 }
 
 /** How long a timed-out command's late reply is still expected (and dropped when it comes). */
@@ -61,19 +82,21 @@ const LATE_REPLY_MS = 5 * 60_000;
 
 export class OvmsV2Client {
   private readonly channels = new Map<string, Channel>();
-  private readonly recordListeners = new Set<RecordListener>();
+  private readonly recordListeners = new Set<RecordsListener>();
+  private readonly linkListeners = new Set<LinkListener>();
   private readonly carListeners = new Set<(vehicleId: string, connected: boolean) => void>();
   private stopped = false;
 
   constructor(private readonly options: V2ClientOptions) {}
 
-  /**
-   * Lines the server pushes unasked (S, D, L, W, F, T, …), per vehicle. `live` is false for the
-   * stored records the server replays right after login (up to its `T<age>` line): they may be
-   * hours old. Later records are the car's reports as they arrive.
-   */
-  onRecord(listener: RecordListener): void {
+  /** Records the server pushes unasked (S, D, L, W, Y, F, …), per vehicle: see RecordsListener. */
+  onRecords(listener: RecordsListener): void {
     this.recordListeners.add(listener);
+  }
+
+  /** The link of a vehicle came up (its replay applied) or went down. */
+  onLinkState(listener: LinkListener): void {
+    this.linkListeners.add(listener);
   }
 
   /** `Z` lines: the car's module connected to (true) or left (false) the server. */
@@ -169,6 +192,7 @@ export class OvmsV2Client {
       pending: [],
       carConnected: undefined,
       replaying: false,
+      replay: [],
       link: undefined as unknown as V2Link,
     };
     created.link = new V2Link(
@@ -179,7 +203,9 @@ export class OvmsV2Client {
         vehicleId,
         clientType: options.clientType ?? "B",
         rejectUnauthorized: options.rejectUnauthorized,
-        pingIntervalMs: options.pingIntervalMs ?? 60_000,
+        // the server looks at a silent batch client after 30 s and drops it once silent for
+        // timeout_api, which some servers set to 20 s: a line every 20 s keeps any of them
+        pingIntervalMs: options.pingIntervalMs ?? 20_000,
         loginTimeoutMs: options.loginTimeoutMs ?? 15_000,
         reconnectMinMs: options.reconnectMinMs ?? 1_000,
         reconnectMaxMs: options.reconnectMaxMs ?? 300_000,
@@ -187,9 +213,11 @@ export class OvmsV2Client {
       },
       {
         line: (code, data) => this.line(vehicleId, created, code, data),
-        state: (up) => {
+        state: (up, error) => {
           created.replaying = up;
+          created.replay = [];
           if (up) return;
+          for (const listener of this.linkListeners) listener(vehicleId, false, error, created.link.refused);
           created.carConnected = undefined;
           this.failAll(
             created,
@@ -220,8 +248,22 @@ export class OvmsV2Client {
       for (const listener of this.carListeners) listener(vehicleId, connected);
       return;
     }
-    if (code === "T") channel.replaying = false;
-    for (const listener of this.recordListeners) listener(vehicleId, code, data, !channel.replaying);
+    if (channel.replaying) {
+      if (code !== "T") {
+        channel.replay.push({ code, data });
+        return;
+      }
+      channel.replaying = false;
+      const lines = channel.replay;
+      channel.replay = [];
+      const age = Number(data.trim());
+      const ageS = data.trim() !== "" && Number.isFinite(age) && age >= 0 ? age : undefined;
+      for (const listener of this.recordListeners) listener(vehicleId, lines, false, ageS);
+      for (const listener of this.linkListeners) listener(vehicleId, true, "", false);
+      return;
+    }
+    if (code === "T") return; // T0 after each live record
+    for (const listener of this.recordListeners) listener(vehicleId, [{ code, data }], true, undefined);
   }
 
   private reply(channel: Channel, reply: CommandReply): void {

@@ -17,7 +17,7 @@ export interface V2LinkOptions {
   vehicleId: string;
   clientType: "A" | "B";
   rejectUnauthorized: boolean;
-  /** `A` pings keep the session alive: the server drops batch clients after 120 s of silence. */
+  /** `A` pings keep the session alive: the server drops silent batch clients (see v2client.ts). */
   pingIntervalMs: number;
   loginTimeoutMs: number;
   reconnectMinMs: number;
@@ -53,7 +53,7 @@ export class V2Link {
   private upSince = 0;
   private failure = "";
   /** The server closed the connection at login: credentials or vehicle refused. */
-  private refused = false;
+  private isRefused = false;
   private readonly waiters = new Set<() => void>();
 
   constructor(
@@ -65,6 +65,11 @@ export class V2Link {
 
   get up(): boolean {
     return this.loggedIn;
+  }
+
+  /** Whether the server closed the last attempt at login (refused credentials, or an old server). */
+  get refused(): boolean {
+    return this.isRefused;
   }
 
   /** Why the link is down, in words ("" while up or before the first attempt). */
@@ -99,7 +104,7 @@ export class V2Link {
   ready(timeoutMs: number): Promise<boolean> {
     if (this.loggedIn) return Promise.resolve(true);
     // refused logins are not retried before their back-off: answer with the refusal at once
-    if (this.stopped || (this.refused && !this.socket)) return Promise.resolve(false);
+    if (this.stopped || (this.isRefused && !this.socket)) return Promise.resolve(false);
     if (!this.socket) {
       clearTimeout(this.retryTimer);
       this.connect();
@@ -120,7 +125,7 @@ export class V2Link {
     const { username, password, vehicleId } = this.options;
     if ([username, password, vehicleId].some((field) => /\s/.test(field) || field === "")) {
       // the login line is split at white space: such a login can never work, so do not try
-      this.refused = true;
+      this.isRefused = true;
       this.failure = "the v2 protocol cannot carry a username, password or vehicle id with spaces";
       return;
     }
@@ -171,7 +176,7 @@ export class V2Link {
       if (!line.startsWith("MP-S ")) return;
       clearTimeout(this.loginTimer);
       this.loggedIn = true;
-      this.refused = false;
+      this.isRefused = false;
       this.failure = "";
       this.upSince = performance.now();
       this.startPings();
@@ -204,7 +209,7 @@ export class V2Link {
     const { host, port } = endpointOf(this.options.url);
     if (!wasUp && !this.failure) {
       // ApiV2.pm closes without a word on bad credentials, a foreign vehicle or a token without `v2`
-      this.refused = true;
+      this.isRefused = true;
       this.failure = `the OVMS server at ${host}:${port} closed the connection at login (wrong username or password, vehicle ${this.options.vehicleId} not on the account, or a token without the v2 permit)`;
     } else if (wasUp && !this.failure) {
       this.failure = `the connection to the OVMS server at ${host}:${port} was closed`;

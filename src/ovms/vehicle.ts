@@ -1,51 +1,36 @@
-import type { OvmsConfig, OvmsVehicleConfig } from "../config/schema.js";
+import type { OvmsVehicleConfig } from "../config/schema.js";
 import type { Device, DeviceDescription, Sink, Values, WriteResult } from "../source.js";
-import { describeError, errorKind, UpstreamError } from "../upstream/errors.js";
+import { describeError } from "../upstream/errors.js";
 import { Poller } from "../upstream/poller.js";
 import { Priority } from "../upstream/queue.js";
-import type { Logger } from "../util/log.js";
 import { scrub } from "../util/secrets.js";
 import { runCommand } from "./command.js";
+import type { ServerContext } from "./context.js";
 import { describeVehicle, vehicleTopic } from "./entities.js";
 import {
   type DistanceUnits,
   decodeVehicle,
-  findVehicle,
   freshRecords,
   loadpointValues,
-  type OvmsRecord,
-  reportStamp,
   type VehicleRecords,
 } from "./mapping.js";
-import type { OvmsRest } from "./rest.js";
-import type { OvmsV2Client } from "./v2client.js";
+import { type RestRead, RestReader } from "./poll.js";
+import { withinRange } from "./ranges.js";
+import { mergePushed } from "./records.js";
 
-/** What the vehicles of one server share. */
-export interface ServerContext {
-  config: OvmsConfig;
-  /** `ovms[0]`, for messages that point at the configuration. */
-  configPath: string;
-  serverHost: string;
-  rest: OvmsRest;
-  v2: OvmsV2Client | undefined;
-  /** /api/vehicles, shared by the server's vehicles and reused while younger than maxAgeMs. */
-  vehicleList(maxAgeMs: number, priority: Priority): Promise<unknown>;
-  /** False once the server answered GET /api/vehicle/<id> with 404 (servers before 2021). */
-  peerSupported: boolean;
-  logger: Logger;
-  /** Registers a running write with the source, which answers it before stop() resolves. */
-  track<T>(write: Promise<T>): Promise<T>;
-}
+export type { ServerContext } from "./context.js";
 
-/** Records read in slow polls only: they change little while charging. */
-const SLOW_RECORDS = ["location", "tpms"] as const;
-type SlowRecord = (typeof SLOW_RECORDS)[number];
+// One OVMS vehicle. Its values come from the records the server pushes on the vehicle's v2
+// link the moment the car sends them. REST is read at start (the vehicle list and the stored
+// state), polled as before while the link is down (or refused, on old servers), and otherwise
+// only every `restInterval` as a cross-check. While the car charges or stands at a busy
+// loadpoint it is made to report fast: by a v2 app login, or by a REST peer without a link.
 
-/** One OVMS vehicle: polls its records, publishes its values, and carries out its writes. */
 export class OvmsVehicle implements Device {
   readonly topic: string;
   readonly name: string;
   private readonly poller: Poller;
+  private readonly reader: RestReader;
   private readonly description: DeviceDescription;
   private sink: Sink | undefined;
   private units: DistanceUnits | undefined;
@@ -53,14 +38,17 @@ export class OvmsVehicle implements Device {
   private readonly recordTimes = new Map<string, number>();
   private charging = false;
   private loadpointConnected = false;
-  /** The REST session the peer connection was made on (it dies with the session). */
-  private peerSession: number | undefined;
-  /** When the next slow poll is due (vehicle list, position, tyres). */
-  private slowDue = 0;
-  /** A record the server failed to serve is left out until then. */
-  private readonly skipUntil: Record<SlowRecord, number> = { location: 0, tpms: 0 };
-  /** The S and D record times of the last /api/status read. */
-  private statusStamp: string | undefined;
+  /** The v2 link is logged in and its replay applied: it carries the values. */
+  private linkUp = false;
+  /** The full REST read of the start is done. */
+  private startRead = false;
+  /** The car has sent a V3 `Y` tyre record: its `W` ones are ignored. */
+  private sawY = false;
+  /** When the last `Z` line came: a vehicle list asked for before it is older. */
+  private moduleConnectedAt = Number.NEGATIVE_INFINITY;
+  private refusalLogged = false;
+  /** Whether `liveLink` has been published at all (false is published once, at the first failure). */
+  private linkPublished = false;
   private availability: { online: boolean; error: string } | undefined;
   private nextPriority: Priority = Priority.poll;
   private polling: Promise<void> | undefined;
@@ -79,6 +67,7 @@ export class OvmsVehicle implements Device {
       commandsEnabled: Boolean(server.config.commands),
       lockable: Boolean(config.pin),
     });
+    this.reader = new RestReader(config, server);
     this.poller = new Poller({
       intervalMs: server.config.interval,
       poll: () => this.poll(),
@@ -90,7 +79,7 @@ export class OvmsVehicle implements Device {
     return this.description;
   }
 
-  /** Whether the vehicle is polled fast and connected as a peer (charging, or at a busy loadpoint). */
+  /** Whether the car is made to report fast (charging, or at a busy loadpoint). */
   get active(): boolean {
     return this.charging || (this.config.loadpoint !== undefined && this.loadpointConnected);
   }
@@ -111,16 +100,13 @@ export class OvmsVehicle implements Device {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.server.fast?.set(this.config.id, false);
     await this.poller.stop();
   }
 
-  /** Leaves fast mode's peer connection, if any (best effort, for shutdown). */
-  async disconnectPeer(): Promise<void> {
-    if (this.peerSession === undefined) return;
-    this.peerSession = undefined;
-    await this.server.rest
-      .call(`/api/vehicle/${encodeURIComponent(this.config.id)}`, { method: "DELETE", renew: false })
-      .catch(() => undefined);
+  /** Leaves the REST peer connection, if any (best effort, for shutdown). */
+  disconnectPeer(): Promise<void> {
+    return this.reader.disconnectPeer();
   }
 
   setLoadpointConnected(connected: boolean): void {
@@ -131,18 +117,45 @@ export class OvmsVehicle implements Device {
 
   /**
    * Records pushed on the v2 link. A live one is the car's report as it arrives: fresher than
-   * any poll, and its S record is 0 s old. The ones the server replays at login are its stored
-   * records, of any age: they carry no time, so they must not make the polled ones look older
-   * (that would hide the age of a sleeping car's data, which only a poll tells).
+   * any poll, and its S record is 0 s old. The replay at login is the server's stored state, of
+   * any age (`ageS` from its `T` line), applied as one state; it carries no time, so it must not
+   * make later polls look older.
    */
-  applyPushed(records: VehicleRecords, live = true): void {
-    const fresh = freshRecords(records, this.recordTimes, live ? Date.now() : undefined);
-    this.publish(fresh, false, live && fresh.charge ? { messageAge: 0 } : {});
+  applyPushed(lines: Array<{ code: string; data: string }>, live: boolean, ageS?: number): void {
+    const merged = mergePushed(lines, this.sawY);
+    this.sawY = merged.sawY;
+    const fresh = freshRecords(merged.records, this.recordTimes, live ? Date.now() : undefined);
+    const age = live ? 0 : ageS;
+    this.publish(fresh, false, fresh.charge && age !== undefined ? { messageAge: age } : {});
   }
 
   /** The v2 link's `Z` line: whether the car's module is connected to the server. */
   setModuleConnected(connected: boolean): void {
+    this.moduleConnectedAt = performance.now();
     this.sink?.values(this.topic, { moduleConnected: connected });
+  }
+
+  /** The v2 link came up (its replay applied) or went down: REST takes over while it is down. */
+  setLinkState(up: boolean, error: string, refused: boolean): void {
+    if (refused && !this.refusalLogged && !this.stopped) {
+      this.refusalLogged = true;
+      this.server.logger.warn(
+        { vehicle: this.config.id, error },
+        "OVMS server refused the v2 login: reading this vehicle by REST polling instead (an old server, or a token without the v2 permit)",
+      );
+    }
+    if (up === this.linkUp && this.linkPublished) return;
+    this.linkPublished = true;
+    this.sink?.values(this.topic, { liveLink: up });
+    if (up === this.linkUp) return;
+    this.linkUp = up;
+    if (up) {
+      this.refusalLogged = false;
+      this.setAvailability(true, "");
+    }
+    this.applyMode();
+    // values must keep flowing: poll now that the link is gone
+    if (!up && !this.stopped && this.sink && !this.polling) void this.poller.pollNow().catch(() => undefined);
   }
 
   /** A property, not a method: the daemon may pass it around unbound. */
@@ -156,7 +169,8 @@ export class OvmsVehicle implements Device {
       const outcome = result.ok ? {} : { error: result.error };
       logger.info({ vehicle: this.config.id, key, ok: result.ok, ...outcome }, `OVMS ${what}`);
     }
-    if (result.ok) void this.readBack();
+    // with the link up the car's new state arrives by itself, pushed
+    if (result.ok && !this.linkUp) void this.readBack();
     return result;
   }
 
@@ -182,79 +196,26 @@ export class OvmsVehicle implements Device {
     return run;
   }
 
-  /**
-   * One poll. A "slow" poll (every poll when idle, once per `interval` when active) also reads
-   * the vehicle list, the position and the tyres; /api/status is read only when the car has
-   * reported since the last time (it is the same S and D records /api/charge is built from, and
-   * /api/charge carries their times).
-   */
   private async pollOnce(priority: Priority): Promise<void> {
-    const { rest, config } = this.server;
-    const id = encodeURIComponent(this.config.id);
-    const started = performance.now();
-    const slow = started >= this.slowDue;
-    const records: VehicleRecords = {};
-    if (slow) {
-      const entry = findVehicle(await this.server.vehicleList(config.interval / 2, priority), this.config.id);
-      if (!entry)
-        throw new UpstreamError("forbidden", `vehicle ${this.config.id} is not on this OVMS account`);
-      records.vehicle = entry;
-    }
-    await this.syncPeer(priority);
-    const charge = asRecord(await rest.call(`/api/charge/${id}`, { priority }));
-    records.charge = charge;
-    const stamp = reportStamp(charge);
-    if (stamp === undefined || stamp !== this.statusStamp || priority === Priority.readBack) {
-      records.status = asRecord(await rest.call(`/api/status/${id}`, { priority }));
-      this.statusStamp = stamp;
-    }
-    for (const kind of slow ? SLOW_RECORDS : []) {
-      if (started < this.skipUntil[kind] || this.stopped) continue;
-      try {
-        records[kind] = asRecord(await rest.call(`/api/${kind}/${id}`, { priority }));
-      } catch (error) {
-        // a server that cannot serve this record (TPMS of some V3 modules) must not take the car offline
-        const kindOfError = errorKind(error);
-        if (kindOfError !== "server" && kindOfError !== "badResponse" && kindOfError !== "notFound")
-          throw error;
-        this.skipUntil[kind] = started + config.interval * 10;
-        this.server.logger.warn(
-          { vehicle: this.config.id, error: describeError(error) },
-          `OVMS ${kind} skipped`,
-        );
-      }
-    }
+    const viaLink = this.linkUp && this.startRead;
+    const peer = this.active && !this.linkUp;
+    const read = viaLink
+      ? await this.reader.check(priority)
+      : await this.reader.full(priority, peer, () => this.stopped);
     if (this.stopped) return;
-    // a session renewed during this poll took the peer connection with it: connect again now
-    if (this.active && this.peerSession !== undefined && this.peerSession !== rest.session) {
-      await this.syncPeer(priority);
-    }
-    if (slow) this.slowDue = started + config.interval * 0.9;
-    this.publish(freshRecords(records, this.recordTimes), true);
+    this.startRead = true;
+    this.publishRead(read);
     this.setAvailability(true, "");
   }
 
-  /** Connects as a peer while active (the car then reports at its faster interval), else leaves. */
-  private async syncPeer(priority: Priority): Promise<void> {
-    const { rest } = this.server;
-    const path = `/api/vehicle/${encodeURIComponent(this.config.id)}`;
-    if (this.active && this.server.peerSupported && this.peerSession !== rest.session) {
-      try {
-        await rest.call(path, { priority });
-        this.peerSession = rest.session;
-      } catch (error) {
-        if (errorKind(error) !== "notFound") throw error;
-        this.server.peerSupported = false;
-        this.server.logger.info("this OVMS server has no /api/vehicle: polling faster without peer connect");
-      }
-    } else if (!this.active && this.peerSession !== undefined) {
-      const session = this.peerSession;
-      this.peerSession = undefined;
-      // an expired session took the peer connection with it: nothing to undo
-      if (session === rest.session) {
-        await rest.call(path, { method: "DELETE", priority, renew: false }).catch(() => undefined);
-      }
+  private publishRead(read: RestRead): void {
+    const records = freshRecords(read.records, this.recordTimes);
+    // the module's connection from a list asked for before the last `Z` line is older than it
+    if (records.vehicle && (read.listRequestedAt ?? 0) < this.moduleConnectedAt) {
+      const { v_net_connected: _older, ...rest } = records.vehicle;
+      records.vehicle = rest;
     }
+    this.publish(records, true);
   }
 
   private publish(records: VehicleRecords, polled: boolean, extra: Values = {}): void {
@@ -262,7 +223,13 @@ export class OvmsVehicle implements Device {
     if (!sink) return;
     const decoded = decodeVehicle(records, this.units);
     if (decoded.units) this.units = decoded.units;
-    const values: Values = { ...decoded.values, ...extra };
+    const { values, rejected } = withinRange({ ...decoded.values, ...extra });
+    if (rejected.length > 0) {
+      this.server.logger.warn(
+        { vehicle: this.config.id, rejected },
+        "OVMS values out of range not published",
+      );
+    }
     if (Object.keys(values).length > 0) sink.values(this.topic, values);
     if (this.config.loadpoint !== undefined) {
       sink.values(`loadpoints/${this.config.loadpoint}`, loadpointValues(values, this.name));
@@ -278,19 +245,29 @@ export class OvmsVehicle implements Device {
   private modeChanged(wasActive: boolean): void {
     const active = this.active;
     if (active === wasActive) return;
-    const { interval, activeInterval } = this.server.config;
-    this.server.logger.debug({ vehicle: this.config.id, active }, "OVMS poll mode");
-    this.poller.setInterval(active ? activeInterval : interval);
-    // plugged in at the loadpoint: connect as a peer now, so the car reports within seconds
-    if (active && this.sink && !this.stopped && !this.polling && this.poller.consecutiveFailures === 0) {
-      void this.poller.pollNow();
+    this.server.logger.debug({ vehicle: this.config.id, active }, "OVMS report mode");
+    this.applyMode();
+    // plugged in at the loadpoint without a link: connect as a REST peer now
+    if (active && !this.linkUp && this.sink && !this.stopped && !this.polling) {
+      if (this.poller.consecutiveFailures === 0) void this.poller.pollNow();
     }
+  }
+
+  /** The poll interval and the fast-reporting app login for the link's state and the mode. */
+  private applyMode(): void {
+    const { interval, activeInterval, restInterval } = this.server.config;
+    this.poller.setInterval(this.linkUp ? restInterval : this.active ? activeInterval : interval);
+    this.server.fast?.set(this.config.id, this.linkUp && this.active && !this.stopped);
+    // a REST peer made while the link was down is not needed any more
+    if (this.linkUp && !this.polling) void this.reader.syncPeer(Priority.poll, false).catch(() => undefined);
   }
 
   private failed(error: unknown, retryInMs: number): void {
     if (this.stopped) return;
     const message = scrub(describeError(error));
     this.server.logger.warn({ vehicle: this.config.id, retryInMs }, `OVMS poll failed: ${message}`);
+    // the values keep coming over the link: a failed cross-check does not take the car offline
+    if (this.linkUp && this.startRead) return;
     this.setAvailability(false, message);
   }
 
@@ -299,9 +276,4 @@ export class OvmsVehicle implements Device {
     this.availability = { online, error };
     this.sink?.availability(this.topic, online, error);
   }
-}
-
-function asRecord(body: unknown): OvmsRecord {
-  if (body && typeof body === "object" && !Array.isArray(body)) return body as OvmsRecord;
-  throw new UpstreamError("badResponse", "OVMS answered with something other than a JSON object");
 }

@@ -35,6 +35,7 @@ async function setup(options: Setup = {}) {
     commands: options.commands === false ? undefined : urls.commandsUrl,
     interval: 400,
     activeInterval: 100,
+    restInterval: 60_000,
     timeout: 2000,
     commandTimeout: 500,
     rejectUnauthorized: true,
@@ -45,6 +46,8 @@ async function setup(options: Setup = {}) {
     logger: options.logger ?? silentLogger(),
     minSpacingMs: 0,
     v2: { reconnectMinMs: 50 },
+    // after a 429 requests pause for a minute; here for a moment
+    rateLimitPauseMs: 300,
   });
   if (!source) throw new Error("no source");
   const sink = new RecordingSink();
@@ -183,7 +186,11 @@ describe("OvmsSource reads", () => {
       sim: { now: () => now, rateLimit: { burst: 4, perMinute: 60, holdMs: 50 } },
     });
     await waitFor(() => sink.online(TOPIC) === false, 5000, "offline");
-    expect(sink.lastError(TOPIC)).toMatch(/429 too many requests/);
+    expect(sink.lastError(TOPIC)).toMatch(/429/);
+    // no request during the pause after the bare 429
+    const refused = sim.requestLog.findIndex((r) => r.status === 429);
+    const after = sim.requestLog.slice(refused + 1);
+    expect(after.every((r) => r.at - (sim.requestLog[refused]?.at ?? 0) >= 250)).toBe(true);
     now += 60_000;
     await waitFor(() => sink.online(TOPIC) === true, 5000, "back online");
     expect(sim.requestLog.some((r) => r.status === 429)).toBe(true);
@@ -236,6 +243,7 @@ describe("OvmsSource session", () => {
           commands: urls.commandsUrl,
           interval: 300,
           activeInterval: 100,
+          restInterval: 60_000,
           timeout: 2000,
           commandTimeout: 300,
           rejectUnauthorized: true,

@@ -179,15 +179,21 @@ describe("OvmsV2Client", () => {
     expect(error.message).not.toContain("wrong-password-123");
   });
 
-  it("passes the records the server pushes after login, and skips the rest", async () => {
-    const { client } = await setup();
-    const codes: string[] = [];
-    client.onRecord((vehicleId, code) => {
-      if (vehicleId === "DEMO") codes.push(code);
+  it("passes the login replay as one batch with its age, then each live record, and skips the rest", async () => {
+    const { client, sim } = await setup();
+    const batches: Array<{ codes: string[]; live: boolean; ageS: number | undefined }> = [];
+    const links: boolean[] = [];
+    client.onRecords((vehicleId, lines, live, ageS) => {
+      if (vehicleId === "DEMO") batches.push({ codes: lines.map((line) => line.code), live, ageS });
     });
+    client.onLinkState((_id, up) => links.push(up));
     client.start(["DEMO"]);
-    await waitFor(() => codes.includes("T"), 2000, "records");
-    expect(codes).toEqual(expect.arrayContaining(["S", "D", "L", "Y", "T"]));
-    expect(codes).not.toContain("Z");
+    await waitFor(() => links.includes(true), 2000, "the link up after its replay");
+    expect(batches).toEqual([{ codes: ["F", "S", "D", "L", "Y"], live: false, ageS: expect.any(Number) }]);
+    sim.setCarState({ soc: 40 });
+    await waitFor(() => batches.length === 5, 2000, "the live records");
+    expect(batches.slice(1)).toEqual(
+      ["S", "D", "L", "Y"].map((code) => ({ codes: [code], live: true, ageS: undefined })),
+    );
   });
 });

@@ -54,6 +54,8 @@ export interface SimFault {
   body?: string;
   /** Hold the request this long before answering (or applying the rest of the fault). */
   delayMs?: number;
+  /** Answer as of now, but deliver the answer this long later (a slow network or server). */
+  slowAnswerMs?: number;
   /** Close the connection without an answer. */
   reset?: boolean;
   /** Answer 200 with a body that is not JSON. */

@@ -38,6 +38,8 @@ export interface OvmsSimulatorOptions {
   host?: string;
   /** Delay of the car's command replies. */
   replyDelayMs?: number;
+  /** Close every v2 login without a word, as servers without the v2 API (or tokens without `v2`) do. */
+  refuseV2?: boolean;
 }
 
 export interface SimRequest {
@@ -78,7 +80,7 @@ export class OvmsSimulator {
     });
     this.v2 = new SimV2Server(
       {
-        authenticate: (u, p) => u === this.username && p === this.password,
+        authenticate: (u, p) => !options.refuseV2 && u === this.username && p === this.password,
         vehicleIds: (u) => (u === this.username ? [...this.cars.keys()] : []),
         car: (id) => this.cars.get(id),
         now: this.now,
@@ -254,6 +256,11 @@ export class OvmsSimulator {
       url,
       req.headers.cookie,
     );
+    if (fault?.slowAnswerMs) {
+      const outcome = answer({ type: "text/plain", ...reply });
+      await sleep(fault.slowAnswerMs);
+      return outcome;
+    }
     return answer({ type: "text/plain", ...reply });
   }
 }
