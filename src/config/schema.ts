@@ -169,13 +169,22 @@ const ovmsVehicle = z.strictObject({
   shell: z.boolean().default(false),
 });
 
+/** `commands`: the v2 endpoint, `false` for none, or left out for the default (see below). */
+const commandsSetting = z.unknown().transform((raw, ctx): string | false | undefined => {
+  if (raw === false || raw === undefined) return raw;
+  const parsed = commandsUrl.safeParse(raw);
+  if (parsed.success) return parsed.data;
+  for (const issue of parsed.error.issues) ctx.addIssue({ code: "custom", message: issue.message });
+  return z.NEVER;
+});
+
 const ovmsServer = z
   .strictObject({
     url: httpUrl({ suggest: "https" }),
     username: z.string().min(1),
     password: secret,
     /** The v2 endpoint: the data path and commands. Default: from `url`; `false` turns it off. */
-    commands: z.union([z.literal(false), commandsUrl]).optional(),
+    commands: commandsSetting.optional(),
     interval: duration("60s", 5000),
     /** Poll interval while a vehicle charges or sits at a loadpoint with a car connected. */
     activeInterval: duration("15s", 5000),
