@@ -7,9 +7,7 @@ import { Daemon, packageVersion } from "./daemon.js";
 import { EXIT_CONFIG, runDaemon } from "./run.js";
 import { describeConfig } from "./summary.js";
 import { createLogger, isLogLevel, LOG_LEVELS } from "./util/log.js";
-
-/** The log message of an unhandled rejection; tests look for it. */
-export const UNHANDLED_REJECTION = "unhandled promise rejection (a bug; the bridge keeps running)";
+import { logUnhandledRejections } from "./util/unhandled.js";
 
 const HELP = `ev2mqtt ${packageVersion()}: go-eCharger, Climkit and OVMS on MQTT, evcc-style
 
@@ -99,11 +97,7 @@ async function main(): Promise<number> {
     return 0;
   }
   const logger = createLogger({ level: config.log.level });
-  // defence in depth (issue 13.1): a rejection nobody handles is a bug, but no message from a
-  // broker client may stop the bridge through one; it is logged and the bridge runs on
-  process.on("unhandledRejection", (reason) => {
-    logger.error({ err: reason instanceof Error ? reason.message : String(reason) }, UNHANDLED_REJECTION);
-  });
+  logUnhandledRejections(logger);
   let first = true;
   // a `restart` request reads the file again: a configuration edited since takes effect
   return runDaemon(async () => {
