@@ -18,7 +18,7 @@ Usage:
   ev2mqtt --version | --help
 
 Options:
-  --env-file FILE      read NAME=value lines (the service's EnvironmentFile) before the config
+  --load-env FILE      read NAME=value lines (the service's EnvironmentFile) before the config
   --log-level LEVEL    fatal, error, warn, info, debug, trace or silent (else EV2MQTT_LOG_LEVEL,
                        else log.level from the config)
   --takeover           start even if another ev2mqtt instance is live on the same root topic
@@ -55,7 +55,7 @@ async function main(): Promise<number> {
     );
     return 64;
   }
-  const envFile = args.values["env-file"];
+  const envFile = args.values["load-env"];
   if (envFile) {
     const problem = loadEnvFile(envFile);
     if (problem) {
@@ -127,7 +127,8 @@ function parse() {
     options: {
       config: { type: "string", short: "c" },
       check: { type: "boolean" },
-      "env-file": { type: "string" },
+      // not --env-file: Node 20 takes that for itself wherever it is on the command line
+      "load-env": { type: "string" },
       "log-level": { type: "string" },
       takeover: { type: "boolean" },
       demo: { type: "boolean" },

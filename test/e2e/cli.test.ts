@@ -74,8 +74,32 @@ describe("ev2mqtt command line", () => {
     const help = await DaemonProcess.run(["--help"]);
     expect(help.code).toBe(0);
     expect(help.output).toContain("--check --config FILE");
+    // the exit codes a service manager or a script acts on
+    for (const code of ["0 ", "1 ", "64 ", "75 ", "78 "]) expect(help.output).toContain(`\n  ${code}`);
+    const level = await DaemonProcess.run(["--log-level", "loud", "--check", "--config", "x.yaml"]);
+    expect(level.code).toBe(64);
+    expect(level.output).toContain(
+      '--log-level must be one of fatal, error, warn, info, debug, trace, silent (got "loud")',
+    );
     const wrong = await DaemonProcess.run(["--frobnicate"]);
     expect(wrong.code).toBe(64);
     expect(wrong.output).toContain("Usage:");
+  });
+
+  it("--load-env reads the service's environment file, so --check works from a shell", async () => {
+    const config = file(
+      "env.yaml",
+      "goe:\n  - serial: '000001'\n    token: ${GOE_TOKEN}\n    loadpoint: 1\n",
+    );
+    const env = file("env", "# systemd EnvironmentFile\nGOE_TOKEN=tok-from-file-1234\n");
+    const without = await DaemonProcess.run(["--check", "--config", config]);
+    expect(without.code).toBe(78);
+    expect(without.output).toContain("goe[0].token: environment variable GOE_TOKEN is not set");
+    const withFile = await DaemonProcess.run(["--check", "--config", config, "--load-env", env]);
+    expect(withFile.code, withFile.output).toBe(0);
+    expect(withFile.output).not.toContain("tok-from-file-1234");
+    const missing = await DaemonProcess.run(["--check", "--config", config, "--load-env", `${env}.nope`]);
+    expect(missing.code).toBe(78);
+    expect(missing.output).toContain("cannot read the environment file (ENOENT)");
   });
 });
