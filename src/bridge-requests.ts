@@ -1,6 +1,7 @@
 import type { IPublishPacket } from "mqtt";
 import { bridgeInfo } from "./bridge-info.js";
 import type { BridgeContext, Extension } from "./extension.js";
+import { shown } from "./util/echo.js";
 import { isLogLevel, LOG_LEVELS, logLevel, setLogLevel } from "./util/log.js";
 
 /** The answer on `<root>/bridge/response/<what>`, as Zigbee2MQTT users know it. */
@@ -68,7 +69,8 @@ export class BridgeRequests implements Extension {
     try {
       if (problem) throw new RequestError(problem);
       if (!handler) {
-        throw new RequestError(`unknown request ${what} (known: ${Object.keys(this.handlers).join(", ")})`);
+        // the name is not echoed: the response topic names it (see util/echo.ts)
+        throw new RequestError(`unknown request (known: ${Object.keys(this.handlers).join(", ")})`);
       }
       response = { status: "ok", data: await handler(options) };
     } catch (error) {
@@ -137,9 +139,9 @@ function parseRequest(payload: Buffer): {
   return { options: { value: parsed } };
 }
 
+/** What a refusal shows of what it got: an excerpt no secret fits in (see util/echo.ts). */
 function show(value: unknown): string {
-  const text = JSON.stringify(value) ?? String(value);
-  return text.length > 40 ? `${text.slice(0, 40)}…` : text;
+  return shown(typeof value === "string" ? value : (JSON.stringify(value) ?? String(value)));
 }
 
 /** Health as `health_check` answers and `bridge/health` holds it: per device, and counts. */
