@@ -1,4 +1,4 @@
-import { Agent, request } from "undici";
+import { Agent, type Dispatcher } from "undici";
 import { networkFailure, timeoutFailure, UpstreamError } from "./errors.js";
 
 export interface HttpResponse {
@@ -45,30 +45,75 @@ export function describeRequest(method: string, url: URL): string {
  * One HTTP request with an overall deadline. Transport failures become UpstreamErrors whose
  * message names the request without its query; HTTP statuses are returned, not thrown, since
  * each upstream gives them its own meaning.
+ *
+ * It goes to undici's dispatcher with a handler that gathers the body, rather than through
+ * `request()`: that wraps every answer in a stream and an abort signal, about half of what a
+ * poll costs in memory and CPU at 1000 chargers a second.
  */
-export async function httpRequest(target: string | URL, options: HttpRequest): Promise<HttpResponse> {
+export function httpRequest(target: string | URL, options: HttpRequest): Promise<HttpResponse> {
   const url = typeof target === "string" ? new URL(target) : target;
   const method = options.method ?? "GET";
   const started = performance.now();
-  const signal = AbortSignal.timeout(options.timeoutMs);
-  try {
-    const response = await request(url, {
-      method,
-      headers: options.headers,
-      body: options.body,
-      dispatcher: agent,
-      signal,
-      headersTimeout: options.timeoutMs,
-      bodyTimeout: options.timeoutMs,
-    });
-    const text = await response.body.text();
-    notify({ host: url.host, method, status: response.statusCode, durationMs: performance.now() - started });
-    return { status: response.statusCode, headers: response.headers, text };
-  } catch (error) {
-    const failure = transportError(error, describeRequest(method, url), options.timeoutMs);
-    notify({ host: url.host, method, durationMs: performance.now() - started, error: failure.kind });
-    throw failure;
-  }
+  return new Promise<HttpResponse>((resolve, reject) => {
+    let settled = false;
+    let controller: Dispatcher.DispatchController | undefined;
+    let status = 0;
+    let headers: HttpResponse["headers"] = {};
+    const chunks: Buffer[] = [];
+    const fail = (error: unknown) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(deadline);
+      const failure = transportError(error, describeRequest(method, url), options.timeoutMs);
+      notify({ host: url.host, method, durationMs: performance.now() - started, error: failure.kind });
+      reject(failure);
+    };
+    const deadline = setTimeout(() => {
+      const error = new DOMException("deadline passed", "TimeoutError");
+      fail(error);
+      controller?.abort(error);
+    }, options.timeoutMs).unref();
+    try {
+      agent.dispatch(
+        {
+          origin: url.origin,
+          path: `${url.pathname}${url.search}`,
+          method,
+          headers: options.headers,
+          body: options.body,
+          headersTimeout: options.timeoutMs,
+          bodyTimeout: options.timeoutMs,
+        },
+        {
+          onRequestStart(requestController) {
+            controller = requestController;
+            // the deadline passed while the request waited for a connection
+            if (settled) requestController.abort(new DOMException("deadline passed", "TimeoutError"));
+          },
+          onResponseStart(_controller, statusCode, responseHeaders) {
+            status = statusCode;
+            headers = responseHeaders;
+          },
+          onResponseData(_controller, chunk) {
+            chunks.push(chunk);
+          },
+          onResponseEnd() {
+            if (settled) return;
+            settled = true;
+            clearTimeout(deadline);
+            const text = (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)).toString("utf8");
+            notify({ host: url.host, method, status, durationMs: performance.now() - started });
+            resolve({ status, headers, text });
+          },
+          onResponseError(_controller, error) {
+            fail(error);
+          },
+        },
+      );
+    } catch (error) {
+      fail(error);
+    }
+  });
 }
 
 function notify(event: HttpEvent): void {
