@@ -17,6 +17,8 @@ export interface PollerOptions {
  */
 export class Poller {
   private timer: NodeJS.Timeout | undefined;
+  /** The delay `timer` was made with: the same delay again re-arms it instead of making a new one. */
+  private timerDelayMs = -1;
   private running: Promise<void> | undefined;
   private stopped = true;
   private failures = 0;
@@ -42,7 +44,7 @@ export class Poller {
    */
   async stop(graceMs = 1500): Promise<void> {
     this.stopped = true;
-    clearTimeout(this.timer);
+    this.cancelTimer();
     const running = this.running;
     if (!running) return;
     let timer: NodeJS.Timeout | undefined;
@@ -61,15 +63,30 @@ export class Poller {
   /** Polls now (after a write, or on demand), or joins the poll already running. */
   pollNow(): Promise<void> {
     if (this.running) return this.running;
-    clearTimeout(this.timer);
+    this.cancelTimer();
     return this.tick();
   }
 
   private schedule(delayMs: number): void {
-    clearTimeout(this.timer);
     if (this.stopped) return;
-    this.timer = setTimeout(() => void this.tick(), delayMs);
+    if (this.timer && delayMs === this.timerDelayMs) {
+      // one timer per poller for its whole life: a new one per poll would be garbage that lives
+      // a whole interval, long enough to reach V8's old generation (1000 a second at 1000 chargers)
+      this.timer.refresh();
+      return;
+    }
+    this.cancelTimer();
+    this.timer = setTimeout(this.onTimer, delayMs);
+    this.timerDelayMs = delayMs;
     this.timer.unref?.();
+  }
+
+  private readonly onTimer = (): void => void this.tick();
+
+  /** A cleared timer cannot be re-armed: forget it. */
+  private cancelTimer(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
   }
 
   private tick(): Promise<void> {
