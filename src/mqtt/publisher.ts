@@ -17,6 +17,8 @@ const RETAINED = { qos: 1, retain: true } as const;
  */
 export class Publisher {
   private readonly state = new Map<string, string>();
+  /** Full topics by device topic and key, built once: every poll sets some 30 values. */
+  private readonly topics = new Map<string, Map<string, string>>();
   private lastUpdated = 0;
   /** Retained state messages sent, for metrics and the idle-traffic benchmark. */
   statePublishes = 0;
@@ -33,15 +35,25 @@ export class Publisher {
 
   /** Sets one value; `topic` is relative to the root. */
   set(topic: string, value: Value): void {
-    const payload = typeof value === "string" ? scrub(value) : encodeValue(value);
-    this.setPayload(`${this.root}/${topic}`, payload);
+    this.setValue(`${this.root}/${topic}`, value);
   }
 
   /** Sets the values of one device; keys are relative to the device topic. */
   values(deviceTopic: string, values: Values): void {
+    let topics = this.topics.get(deviceTopic);
+    if (!topics) {
+      topics = new Map();
+      this.topics.set(deviceTopic, topics);
+    }
     for (const key in values) {
       const value = values[key];
-      if (value !== undefined) this.set(`${deviceTopic}/${key}`, value);
+      if (value === undefined) continue;
+      let fullTopic = topics.get(key);
+      if (fullTopic === undefined) {
+        fullTopic = `${this.root}/${deviceTopic}/${key}`;
+        topics.set(key, fullTopic);
+      }
+      this.setValue(fullTopic, value);
     }
   }
 
@@ -141,6 +153,10 @@ export class Publisher {
     }
     this.logger.debug({ topics: sends.length }, "published the whole state");
     await Promise.all(sends);
+  }
+
+  private setValue(fullTopic: string, value: Value): void {
+    this.setPayload(fullTopic, typeof value === "string" ? scrub(value) : encodeValue(value));
   }
 
   private setPayload(fullTopic: string, payload: string): void {
