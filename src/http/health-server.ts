@@ -3,7 +3,7 @@ import type { AddressInfo, Socket } from "node:net";
 import type { BridgeContext, Extension } from "../extension.js";
 import { scrub } from "../util/secrets.js";
 import { LoopLag } from "./loop-lag.js";
-import { BridgeMetrics } from "./metrics.js";
+import type { BridgeMetrics } from "./metrics.js";
 
 /** The event loop counts as stuck when a 250 ms timer fires this much too late. */
 export const MAX_LOOP_LAG_MS = 2000;
@@ -31,14 +31,12 @@ export function parseListen(listen: string): { host: string; port: number } {
  */
 export class HealthServer implements Extension {
   readonly name = "http";
-  private readonly metrics: BridgeMetrics;
+  private metrics: BridgeMetrics | undefined;
   private readonly lag = new LoopLag();
   private readonly sockets = new Set<Socket>();
   private server: Server | undefined;
 
-  constructor(private readonly context: BridgeContext) {
-    this.metrics = new BridgeMetrics(context);
-  }
+  constructor(private readonly context: BridgeContext) {}
 
   /** Where it listens (the real port when the configured one was 0); undefined before start. */
   address(): AddressInfo | undefined {
@@ -50,7 +48,11 @@ export class HealthServer implements Extension {
     const listen = this.context.config.http.listen;
     if (!listen) return;
     const { host, port } = parseListen(listen);
-    this.metrics.start();
+    // prom-client is loaded only by a bridge that serves metrics
+    const { BridgeMetrics } = await import("./metrics.js");
+    const metrics = new BridgeMetrics(this.context);
+    this.metrics = metrics;
+    metrics.start();
     this.lag.start();
     const server = createServer((req, res) => void this.handle(req, res));
     server.on("connection", (socket) => {
@@ -68,7 +70,7 @@ export class HealthServer implements Extension {
         });
       });
     } catch (error) {
-      this.metrics.stop();
+      metrics.stop();
       this.lag.stop();
       const code = (error as NodeJS.ErrnoException).code;
       throw new Error(
@@ -87,7 +89,7 @@ export class HealthServer implements Extension {
   }
 
   async stop(): Promise<void> {
-    this.metrics.stop();
+    this.metrics?.stop();
     this.lag.stop();
     const server = this.server;
     this.server = undefined;
@@ -138,6 +140,7 @@ export class HealthServer implements Extension {
           req.method === "HEAD",
         );
       } else if (path === "/metrics") {
+        if (!this.metrics) throw new Error("metrics are not started");
         const { contentType, body } = await this.metrics.render();
         send(res, 200, contentType, scrub(body), { "cache-control": "no-store" }, req.method === "HEAD");
       } else if (path === "/") {

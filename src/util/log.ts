@@ -1,5 +1,6 @@
+import { createRequire } from "node:module";
 import { destination, type LevelWithSilent, type Logger, levels, pino } from "pino";
-import pretty from "pino-pretty";
+import type { PrettyOptions, PrettyStream } from "pino-pretty";
 import { scrub } from "./secrets.js";
 
 export type { Logger };
@@ -61,7 +62,7 @@ export function createLogger(options: LogOptions): Logger {
   const threshold = { level: options.level };
   const prettyOutput = options.pretty ?? Boolean(process.stdout.isTTY);
   const stream = prettyOutput
-    ? pretty({ colorize: true, translateTime: "SYS:HH:MM:ss.l", ignore: "pid,hostname", sync: true })
+    ? loadPretty()({ colorize: true, translateTime: "SYS:HH:MM:ss.l", ignore: "pid,hostname", sync: true })
     : (options.destination ?? destination({ sync: true }));
   const logger = pino(
     {
@@ -79,6 +80,11 @@ export function createLogger(options: LogOptions): Logger {
   );
   thresholds.set(logger, threshold);
   return logger;
+}
+
+/** pino-pretty and its dependencies are loaded only for a terminal, never by a service. */
+function loadPretty(): (options: PrettyOptions) => PrettyStream {
+  return createRequire(import.meta.url)("pino-pretty") as (options: PrettyOptions) => PrettyStream;
 }
 
 /** A logger that writes nothing: for tests and library use. */
