@@ -123,6 +123,9 @@ export class Daemon {
       key: config.mqtt.key,
       rejectUnauthorized: config.mqtt.rejectUnauthorized,
       statusTopic: `${root}/status`,
+      root,
+      sessionExpirySeconds: Math.round(config.mqtt.sessionExpiry / 1000),
+      staleWriteAfterMs: config.mqtt.staleWriteAfter,
       logger: logger.child({ component: "mqtt" }),
     });
     const publisher = new Publisher(connection, root, logger.child({ component: "publisher" }));

@@ -1,5 +1,5 @@
 import type { DeviceDescription, Entity, Quantity } from "../source.js";
-import { meterKind } from "./mapping.js";
+import { meterBase, meterKind, sensorBase } from "./mapping.js";
 import type { MeterInfo, SensorInfo } from "./parse.js";
 
 export interface SiteShape {
@@ -45,7 +45,7 @@ function energyToday(key: string, name: string): Entity {
 
 function meterEntities(meter: MeterInfo): Entity[] {
   const kind = meterKind(meter.type);
-  const base = `meters/${meter.id}/`;
+  const base = meterBase(meter.id);
   const entities: Entity[] = [];
   if (kind.power) entities.push(power(`${base}power`, `${meter.name} power`));
   const amount = kind.unit ? { quantity: kind.quantity, unit: kind.unit } : {};
@@ -87,7 +87,7 @@ function sensorEntity(sensor: SensorInfo): Entity {
   const quantity = sensorQuantity(sensor);
   const unit = sensorUnit(sensor, quantity);
   return {
-    key: `sensors/${sensor.id}/value`,
+    key: `${sensorBase(sensor.id)}value`,
     name: sensor.name,
     kind: "sensor",
     ...(quantity ? { quantity } : {}),

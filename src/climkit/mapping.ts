@@ -35,6 +35,7 @@
 // latest reading of `GET <site>/sensor_data/<sensor>`.
 
 import type { Values } from "../source.js";
+import { topicLevel } from "../util/topic.js";
 import type { MeterInfo, MeterRow, SensorInfo, SiteRow } from "./parse.js";
 import { QUARTER_MS } from "./time.js";
 
@@ -119,8 +120,18 @@ export function meterEnergy(row: MeterRow): Record<string, number | undefined> {
   return { energy: clamp(row.total) };
 }
 
+/** `meters/<id>/`: the id made topic-safe (meter ids come from the service: `meter#1` exists). */
+export function meterBase(id: string): string {
+  return `meters/${topicLevel(id)}/`;
+}
+
+/** `sensors/<id>/`, the id made topic-safe. */
+export function sensorBase(id: string): string {
+  return `sensors/${topicLevel(id)}/`;
+}
+
 export function meterInfoValues(meter: MeterInfo): Values {
-  const base = `meters/${meter.id}/`;
+  const base = meterBase(meter.id);
   return {
     [`${base}type`]: meter.type,
     [`${base}name`]: meter.name,
@@ -131,12 +142,13 @@ export function meterInfoValues(meter: MeterInfo): Values {
 
 export function meterIntervalValues(meter: MeterInfo, row: MeterRow): Values {
   const energy = meterEnergy(row).energy;
-  const values: Values = { [`meters/${meter.id}/energy`]: energy ?? null };
-  if (meterKind(meter.type).power) values[`meters/${meter.id}/power`] = power(energy);
+  const base = meterBase(meter.id);
+  const values: Values = { [`${base}energy`]: energy ?? null };
+  if (meterKind(meter.type).power) values[`${base}power`] = power(energy);
   return values;
 }
 
 export function sensorInfoValues(sensor: SensorInfo): Values {
-  const base = `sensors/${sensor.id}/`;
+  const base = sensorBase(sensor.id);
   return { [`${base}name`]: sensor.name, [`${base}unit`]: sensor.unit, [`${base}type`]: sensor.type };
 }

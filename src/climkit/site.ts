@@ -4,10 +4,12 @@ import type { ClimkitApi } from "./api.js";
 import { describeSite } from "./describe.js";
 import {
   dayValues,
+  meterBase,
   meterEnergy,
   meterInfoValues,
   meterIntervalValues,
   SITE_ENERGY_KEYS,
+  sensorBase,
   sensorInfoValues,
   siteEnergies,
   siteIntervalValues,
@@ -90,13 +92,13 @@ export class ClimkitSite {
       const meterRows = await this.api.meterRows(this.id, meter.id, series.nextFrom(now, zone, staleAfterMs));
       const row = series.add(meterRows, zone) > 0 ? series.latest : undefined;
       if (row) {
-        const today = dayValues(["energy"], series.dayTotals(), `meters/${meter.id}/`);
+        const today = dayValues(["energy"], series.dayTotals(), meterBase(meter.id));
         this.publish({ ...meterIntervalValues(meter, row), ...today });
       }
     }
     for (const sensor of this.sensors) {
       const reading = await this.api.sensorReading(this.id, sensor.id);
-      if (reading) this.publish({ [`sensors/${sensor.id}/value`]: reading.value });
+      if (reading) this.publish({ [`${sensorBase(sensor.id)}value`]: reading.value });
     }
     return this.staleness(this.options.now());
   }
@@ -121,12 +123,12 @@ export class ClimkitSite {
     const gone: Values = {};
     for (const meter of this.meters.filter((old) => !meters.some((m) => m.id === old.id))) {
       for (const key of ["type", "name", "mode", "unit", "power", "energy", "energyToday"]) {
-        gone[`meters/${meter.id}/${key}`] = null;
+        gone[`${meterBase(meter.id)}${key}`] = null;
       }
       this.meterSeries.delete(meter.id);
     }
     for (const sensor of this.sensors.filter((old) => !sensors.some((s) => s.id === old.id))) {
-      for (const key of ["name", "unit", "type", "value"]) gone[`sensors/${sensor.id}/${key}`] = null;
+      for (const key of ["name", "unit", "type", "value"]) gone[`${sensorBase(sensor.id)}${key}`] = null;
     }
     this.info = info;
     this.meters = meters;

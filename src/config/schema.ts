@@ -55,6 +55,10 @@ const mqtt = z
     cert: z.string().optional(),
     key: z.string().optional(),
     rejectUnauthorized: z.boolean().default(true),
+    /** A write the broker kept for the bridge longer than this is answered as stale, not carried out. */
+    staleWriteAfter: duration("30s", 100),
+    /** MQTT 5: how long the broker keeps the bridge's session (and the writes for it) while it is away. */
+    sessionExpiry: duration("1h", 1000),
   })
   .prefault({});
 

@@ -8,6 +8,8 @@ import mqtt, {
   UniqueMessageIdProvider,
 } from "mqtt";
 import type { Logger } from "../util/log.js";
+import { topicLevel, topicProblem } from "../util/topic.js";
+import { Freshness, markerTopic } from "./freshness.js";
 
 export interface ConnectionOptions {
   url: string;
@@ -21,13 +23,36 @@ export interface ConnectionOptions {
   rejectUnauthorized: boolean;
   /** Topic of the last will: it gets `offline` (retained) when the bridge vanishes. */
   statusTopic: string;
+  /** The root topic: the catch-up marker lives under it. */
+  root: string;
+  /** MQTT 5: how long the broker keeps the session (and the writes in it) while the bridge is away. */
+  sessionExpirySeconds: number;
+  /** A write kept by the broker longer than this is answered as stale (see freshness.ts). */
+  staleWriteAfterMs: number;
   logger: Logger;
 }
 
-export type MessageHandler = (topic: string, payload: Buffer, packet: IPublishPacket) => void;
+/** What the connection knows about how a message reached the bridge. */
+export interface Delivery {
+  /** Set when the message waited on the broker too long to be acted on: the reason. */
+  stale?: string;
+}
 
-const MIN_RECONNECT_MS = 1000;
-const MAX_RECONNECT_MS = 15_000;
+export type MessageHandler = (
+  topic: string,
+  payload: Buffer,
+  packet: IPublishPacket,
+  delivery?: Delivery,
+) => void;
+
+/**
+ * One attempt a second, without back-off: a refused TCP connect costs the broker nothing, and
+ * after a network cut or a broker restart the bridge is back within a second (the writes kept
+ * for it wait on the broker meanwhile).
+ */
+const RECONNECT_MS = 1000;
+/** How long the end handshake may take before the socket is simply closed. */
+const END_TIMEOUT_MS = 1000;
 
 /** Does an MQTT topic filter (with + and #) match a topic? */
 export function topicMatches(filter: string, topic: string): boolean {
@@ -49,14 +74,23 @@ export function topicMatches(filter: string, topic: string): boolean {
 export class MqttConnection extends EventEmitter<{ connect: []; disconnect: [] }> {
   private client: MqttClient | undefined;
   private readonly handlers: Array<{ filter: string; handler: MessageHandler }> = [];
-  private reconnectMs = MIN_RECONNECT_MS;
   private wasConnected = false;
+  private everConnected = false;
   private stopping = false;
+  private readonly freshness: Freshness;
+  /** Topics refused before sending, logged once each. */
+  private readonly refusedTopics = new Set<string>();
   received = 0;
   published = 0;
 
   constructor(private readonly options: ConnectionOptions) {
     super();
+    this.freshness = new Freshness(
+      options.staleWriteAfterMs,
+      markerTopic(options.root, topicLevel(options.clientId)),
+      (kept, stale) =>
+        options.logger.info({ kept, stale }, "MQTT: delivered the messages the broker kept for the bridge"),
+    );
   }
 
   get connected(): boolean {
@@ -71,10 +105,16 @@ export class MqttConnection extends EventEmitter<{ connect: []; disconnect: [] }
       username: options.username,
       password: options.password,
       protocolVersion: options.protocolVersion,
-      clean: true,
-      keepalive: 30,
+      // a persistent session: the broker keeps the /set messages published while the bridge is
+      // away (network cut, broker or bridge restart) and delivers them when it is back
+      clean: false,
+      ...(options.protocolVersion === 5
+        ? { properties: { sessionExpiryInterval: options.sessionExpirySeconds } }
+        : {}),
+      // a dead link is noticed within 15 s; the time away is measured from the last packet
+      keepalive: 10,
       connectTimeout: 10_000,
-      reconnectPeriod: MIN_RECONNECT_MS,
+      reconnectPeriod: RECONNECT_MS,
       resubscribe: false, // subscriptions are made again in onConnect, before the state is republished
       rejectUnauthorized: options.rejectUnauthorized,
       will: { topic: options.statusTopic, payload: Buffer.from("offline"), qos: 1, retain: true },
@@ -92,7 +132,20 @@ export class MqttConnection extends EventEmitter<{ connect: []; disconnect: [] }
     if (options.key) clientOptions.key = readFileSync(options.key);
     const client = mqtt.connect(options.url, clientOptions);
     this.client = client;
-    client.on("connect", () => void this.onConnect());
+    client.on("connect", (connack) => void this.onConnect(connack.sessionPresent));
+    client.on("packetreceive", (packet) => {
+      // mqtt.js emits `connect` only after it has resent its own unacknowledged messages;
+      // the messages the broker kept arrive before that, and must be judged by this connect
+      if (packet.cmd === "connack" && !(packet.returnCode || packet.reasonCode)) {
+        const marker = this.freshness.connected(packet.sessionPresent, !this.everConnected);
+        this.everConnected = true;
+        // the kept session holds the marker's subscription: send it at once, so the catch-up
+        // ends right behind what the broker kept
+        if (marker) void this.publish(this.freshness.markerTopic, marker, { qos: 1, retain: false });
+      } else {
+        this.freshness.contact();
+      }
+    });
     client.on("message", (topic, payload, packet) => this.onMessage(topic, payload, packet));
     client.on("close", () => {
       if (this.wasConnected && !this.stopping) {
@@ -100,9 +153,6 @@ export class MqttConnection extends EventEmitter<{ connect: []; disconnect: [] }
         options.logger.warn({ broker: this.safeUrl() }, "MQTT connection lost; reconnecting");
         this.emit("disconnect");
       }
-      // back off while the broker stays away, so a dead broker is not hammered
-      client.options.reconnectPeriod = this.reconnectMs;
-      this.reconnectMs = Math.min(MAX_RECONNECT_MS, this.reconnectMs * 2);
     });
     client.on("error", (error) => {
       const code = (error as { code?: number | string }).code;
@@ -132,13 +182,27 @@ export class MqttConnection extends EventEmitter<{ connect: []; disconnect: [] }
     if (!stillNeeded && this.client?.connected) this.client.unsubscribe(filter);
   }
 
+  /**
+   * Publishes; never rejects. A topic the broker would answer with a disconnect (wildcards,
+   * NUL, empty levels…) is not sent at all: mqtt.js would send it again after every reconnect
+   * and the bridge would never stay online. It is logged once, with its topic, and dropped;
+   * so is a publish the broker refuses (MQTT 5 reason codes).
+   */
   publish(topic: string, payload: string, options: IClientPublishOptions): Promise<void> {
     const client = this.client;
     if (!client) return Promise.resolve();
+    const problem = topicProblem(topic);
+    if (problem) {
+      if (!this.refusedTopics.has(topic) && this.refusedTopics.size < 1000) {
+        this.refusedTopics.add(topic);
+        this.options.logger.error({ topic }, `not published: ${problem}`);
+      }
+      return Promise.resolve();
+    }
     this.published += 1;
     return new Promise((resolve) => {
       client.publish(topic, payload, options, (error) => {
-        if (error) this.options.logger.debug({ topic, err: error.message }, "publish failed");
+        if (error) this.options.logger.warn({ topic, err: error.message }, "the broker refused a publish");
         resolve();
       });
     });
@@ -155,9 +219,16 @@ export class MqttConnection extends EventEmitter<{ connect: []; disconnect: [] }
         new Promise((resolve) => setTimeout(resolve, 1500)),
       ]);
     }
-    await new Promise<void>((resolve) => client.end(false, {}, () => resolve()));
-    // a broker that is gone never answers the end handshake; don't wait on it forever
+    // a broker that is gone (or killed while answers were in flight) never completes the end
+    // handshake: the callback would never come, and the bridge would never say it stopped
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      new Promise<void>((resolve) => client.end(false, {}, () => resolve())),
+      new Promise<void>((resolve) => (timer = setTimeout(resolve, END_TIMEOUT_MS))),
+    ]);
+    clearTimeout(timer);
     client.end(true);
+    this.freshness.end();
     this.client = undefined;
   }
 
@@ -173,31 +244,32 @@ export class MqttConnection extends EventEmitter<{ connect: []; disconnect: [] }
     }
   }
 
-  private async onConnect(): Promise<void> {
+  private async onConnect(sessionPresent: boolean): Promise<void> {
     const client = this.client;
     if (!client) return;
     // mqtt.js leaves Nagle on: a write's answer (published right behind the /set clearing)
     // would wait ~40 ms for the broker's delayed ACK
     (client.stream as { setNoDelay?: (noDelay: boolean) => void }).setNoDelay?.(true);
-    this.reconnectMs = MIN_RECONNECT_MS;
-    client.options.reconnectPeriod = MIN_RECONNECT_MS;
     this.wasConnected = true;
-    this.options.logger.info({ broker: this.safeUrl() }, "MQTT connected");
-    const filters = [...new Set(this.handlers.map((entry) => entry.filter))];
-    if (filters.length > 0) {
-      await client.subscribeAsync(filters, { qos: 1 }).catch((error: Error) => {
-        this.options.logger.warn({ err: error.message }, "MQTT subscribe failed");
-      });
-    }
+    this.options.logger.info({ broker: this.safeUrl(), sessionPresent }, "MQTT connected");
+    // subscriptions first, before the state is republished: a broker that lost the session
+    // (restarted without persistence) delivers writes only once they are back
+    const filters = [...new Set([this.freshness.markerTopic, ...this.handlers.map((entry) => entry.filter)])];
+    await client.subscribeAsync(filters, { qos: 1 }).catch((error: Error) => {
+      this.options.logger.warn({ err: error.message }, "MQTT subscribe failed");
+    });
     this.emit("connect");
   }
 
   private onMessage(topic: string, payload: Buffer, packet: IPublishPacket): void {
     this.received += 1;
+    if (this.freshness.isMarker(topic, payload)) return;
+    const stale = this.freshness.staleness(packet);
+    const delivery: Delivery = stale ? { stale } : {};
     for (const { filter, handler } of this.handlers) {
       if (!topicMatches(filter, topic)) continue;
       try {
-        handler(topic, payload, packet);
+        handler(topic, payload, packet, delivery);
       } catch (error) {
         this.options.logger.error({ topic, err: (error as Error).message }, "MQTT message handler failed");
       }

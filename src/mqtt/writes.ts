@@ -2,7 +2,7 @@ import type { IPublishPacket } from "mqtt";
 import type { Device, WriteResult } from "../source.js";
 import { shown } from "../util/echo.js";
 import type { Logger } from "../util/log.js";
-import type { MqttConnection } from "./connection.js";
+import type { Delivery, MqttConnection } from "./connection.js";
 import type { Publisher } from "./publisher.js";
 import { responseTopicRefusal } from "./response-topic.js";
 
@@ -55,13 +55,13 @@ export class WriteRouter {
     for (let depth = 0; depth <= DEEPEST_SUBSCRIBED; depth++) {
       this.connection.subscribe(
         [root, ...Array(depth).fill("+"), "set"].join("/"),
-        (topic, payload, packet) => this.onMessage(topic, payload, packet),
+        (topic, payload, packet, delivery) => this.onMessage(topic, payload, packet, delivery),
       );
     }
     this.connection.subscribe(
       [root, ...Array(DEEPEST_SUBSCRIBED + 2).fill("+"), "#"].join("/"),
-      (topic, payload, packet) => {
-        if (topic.endsWith("/set")) this.onMessage(topic, payload, packet);
+      (topic, payload, packet, delivery) => {
+        if (topic.endsWith("/set")) this.onMessage(topic, payload, packet, delivery);
       },
     );
   }
@@ -113,7 +113,7 @@ export class WriteRouter {
     await Promise.all([...this.pending.values()].map((giveUp) => giveUp()));
   }
 
-  private onMessage(topic: string, payloadBuffer: Buffer, packet: IPublishPacket): void {
+  private onMessage(topic: string, payloadBuffer: Buffer, packet: IPublishPacket, delivery?: Delivery): void {
     // our own clearing of a /set topic comes back as an empty message: that is no write
     if (payloadBuffer.length === 0) return;
     const root = this.publisher.root;
@@ -132,6 +132,11 @@ export class WriteRouter {
         ok: false,
         error: "ignored: a retained /set is stale and is never acted on (publish without retain)",
       });
+      return;
+    }
+    if (delivery?.stale) {
+      this.logger.info({ topic }, "ignored a /set the broker kept too long");
+      void this.answer(valueTopic, origin, { ok: false, error: delivery.stale });
       return;
     }
     // decoding a huge payload only to refuse it is wasted work (4 bytes per character at most)

@@ -1,4 +1,5 @@
 import type { DeviceDescription, Entity } from "../source.js";
+import { topicLevel } from "../util/topic.js";
 import { WHEELS } from "./mapping.js";
 import { CHARGE_CURRENT_RANGE, CHARGE_MODES } from "./writes.js";
 
@@ -31,7 +32,8 @@ const WHEEL_NAMES: Record<string, string> = {
 };
 
 export function vehicleTopic(name: string): string {
-  return `vehicles/${name}`;
+  // a name from the configuration is checked there; one made from the vehicle id is not
+  return `vehicles/${topicLevel(name)}`;
 }
 
 export function describeVehicle(identity: VehicleIdentity): DeviceDescription {

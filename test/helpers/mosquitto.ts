@@ -1,12 +1,16 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { canConnect, freePort } from "./ports.js";
 
 const MOSQUITTO = ["/usr/sbin/mosquitto", "mosquitto"];
 
-/** A real Debian mosquitto on a free port, without persistence: a restart loses every retained message. */
+/**
+ * A real Debian mosquitto on a free port. Without persistence (the default here) a restart
+ * loses every retained message and every session; with it (as Debian's own configuration has
+ * it) a clean restart keeps both.
+ */
 export class Mosquitto {
   private process: ChildProcess | undefined;
   readonly log: string[] = [];
@@ -23,13 +27,19 @@ export class Mosquitto {
   static async start(
     /** Extra mosquitto.conf lines; the default lets anyone in. */
     access = "allow_anonymous true\n",
+    options: { persistence?: boolean } = {},
   ): Promise<Mosquitto> {
     let lastError: unknown;
     for (let attempt = 0; attempt < 5; attempt++) {
       const port = await freePort();
       const dir = mkdtempSync(join(tmpdir(), "ev2mqtt-mosquitto-"));
       const configFile = join(dir, "mosquitto.conf");
-      writeFileSync(configFile, `listener ${port} 127.0.0.1\n${access}persistence false\n`);
+      // mosquitto started as root writes its database as the mosquitto user
+      if (options.persistence) chmodSync(dir, 0o777);
+      const persistence = options.persistence
+        ? `persistence true\npersistence_location ${dir}/\n`
+        : "persistence false\n";
+      writeFileSync(configFile, `listener ${port} 127.0.0.1\n${access}${persistence}`);
       const broker = new Mosquitto(port, configFile);
       try {
         await broker.restart();

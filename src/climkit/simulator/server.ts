@@ -11,7 +11,7 @@ import { route } from "./api.js";
 import { defaultSite, QUARTER, type SimSite, SiteModel } from "./site.js";
 
 export type { SimMeter, SimSensor, SimSite } from "./site.js";
-export { defaultSite } from "./site.js";
+export { defaultSite, hostileSite } from "./site.js";
 
 export interface SimulatorOptions {
   /** Accounts; `sites` restricts what one sees (default: every site). */

@@ -94,6 +94,23 @@ export function defaultSite(): SimSite {
   };
 }
 
+/**
+ * A site whose ids are not safe as MQTT topic levels, as the service allows: a meter `meter#1`
+ * (a wildcard), one with a `/` inside and a `$` in front, and a sensor `temp+out`.
+ */
+export function hostileSite(): SimSite {
+  return {
+    id: "5f2b1c9e8d7a6b5c4d3e2f99",
+    name: "Site #1 / + test",
+    timezone: "Europe/Zurich",
+    meters: [
+      { id: "meter#1", type: "electricity", name: "PV #1", mode: "production", scale: 10 },
+      { id: "$flat/2", type: "electricity", name: "Flat +2", mode: "consumption", scale: 1 },
+    ],
+    sensors: [{ id: "temp+out", name: "Outside", type: "temperature", unit: "°C" }],
+  };
+}
+
 const formatters = new Map<string, Intl.DateTimeFormat>();
 
 /** Local calendar fields of an instant in a zone, and the zone's offset then (minutes). */
