@@ -42,13 +42,14 @@ export interface Entity {
   /** Human-readable name without the device name: `Charge power`. */
   name: string;
   /**
-   * sensor/binary: read-only value. number/select/switch/lock: a value with a `/set` topic at
-   * `<key>/set` (a lock is a switch that opens something: `true` locked, `false` unlocked;
-   * announced so that "turn off all switches" and voice assistants never unlock it). button: a
+   * sensor/binary: read-only value. number/select/switch/lock/text: a value with a `/set`
+   * topic at `<key>/set` (a lock is a switch that opens something: `true` locked, `false`
+   * unlocked; announced so that "turn off all switches" and voice assistants never unlock it;
+   * a text is free text, checked by `pattern` in the UI and by the device on write). button: a
    * write-only `<key>/set` with no state. tracker: a position whose `key` names a JSON
    * attributes topic holding `{"latitude","longitude"}`.
    */
-  kind: "sensor" | "binary" | "number" | "select" | "switch" | "lock" | "button" | "tracker";
+  kind: "sensor" | "binary" | "number" | "select" | "switch" | "lock" | "text" | "button" | "tracker";
   quantity?: Quantity;
   /** For binaries: what `true` means, as Home Assistant's binary device classes name it. */
   binaryClass?: "plug" | "battery_charging" | "connectivity";
@@ -63,6 +64,8 @@ export interface Entity {
   options?: string[];
   /** For selects: how an option is shown where the value itself reads badly (`{"0": "auto"}`). */
   optionLabels?: Record<string, string>;
+  /** For text: a regular expression the UI checks before sending. */
+  pattern?: string;
   /** For switches and binaries: the payloads meaning on and off (default `true`/`false`). */
   payloadOn?: string;
   payloadOff?: string;

@@ -16,7 +16,9 @@ import type { Logger } from "../util/log.js";
 import { GoeApi, type GoeSetOutcome, type GoeStatus } from "./api.js";
 import { type Waiting, WriteConfirmations } from "./confirm.js";
 import { loadpointEntities } from "./entities.js";
-import { mapStatus, maxCurrentLimit, STATUS_KEYS } from "./mapping.js";
+import { ChargerHistory } from "./history.js";
+import { mapStatus, maxCurrentLimit, pollKeys, STATUS_KEYS } from "./mapping.js";
+import { activeCardKeys, rfidCards, SETTINGS_EVERY_MS } from "./mapping-settings.js";
 import { IdsSender, mapSurplus, SURPLUS_KEYS, surplusEntities } from "./surplus.js";
 import { type GoePlan, planWrite } from "./writes.js";
 
@@ -65,6 +67,9 @@ export class GoeCharger implements Source, Device, SurplusReceiver {
   /** What a poll asks for: the surplus read-back only where a surplus feed is configured. */
   private readonly statusKeys: readonly string[];
   private stopped = false;
+  private readonly history = new ChargerHistory();
+  /** When the rarely changing settings (mca, dwo, plan, thresholds, cards) were last read. */
+  private settingsReadAt = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly config: GoeConfig,
@@ -136,7 +141,7 @@ export class GoeCharger implements Source, Device, SurplusReceiver {
       swVersion: firmware,
       configurationUrl: this.api.cloud ? undefined : this.config.url,
       entities: [
-        ...loadpointEntities(maxCurrentLimit(this.status)),
+        ...loadpointEntities(maxCurrentLimit(this.status), this.status ? rfidCards(this.status) : []),
         ...(this.config.surplus ? surplusEntities() : []),
       ],
     };
@@ -159,7 +164,10 @@ export class GoeCharger implements Source, Device, SurplusReceiver {
   }
 
   private async carryOut(key: string, payload: string): Promise<WriteResult> {
-    const plan = planWrite(key, payload, this.status, this.extraKeys);
+    const plan = planWrite(key, payload, this.status, this.extraKeys, {
+      nowMs: Date.now(),
+      logicModeAfterPlan: (fallback) => this.history.logicModeAfterPlan(fallback),
+    });
     if ("error" in plan) return { ok: false, error: plan.error };
     const { answer, waiting } = this.confirmations.add(key, plan);
     void this.send(plan, waiting);
@@ -214,14 +222,17 @@ export class GoeCharger implements Source, Device, SurplusReceiver {
   ): Promise<GoeStatus> {
     let read: { number: number; keys: string[] } | undefined;
     let status: GoeStatus;
+    let withSettings = false;
+    let startedAt = 0;
     try {
       status = await this.queue.run(
         () => {
           options.onStart?.();
           read = this.confirmations.startRead();
-          const keys =
-            read.keys.length > 0 ? [...new Set([...this.statusKeys, ...read.keys])] : this.statusKeys;
-          return this.api.status(keys);
+          startedAt = Date.now();
+          withSettings = startedAt - this.settingsReadAt >= SETTINGS_EVERY_MS;
+          const extra = [...read.keys, ...activeCardKeys(this.status)];
+          return this.api.status(pollKeys(this.statusKeys, withSettings, extra));
         },
         priority,
         { urgent: options.urgent },
@@ -230,23 +241,28 @@ export class GoeCharger implements Source, Device, SurplusReceiver {
       if (read) this.confirmations.readFailed(read.number, describeError(error));
       throw error;
     }
+    if (withSettings) this.settingsReadAt = startedAt;
     this.status = { ...this.status, ...status };
-    this.publish(status);
+    this.publish(status, this.history.observe(status));
     if (read && this.confirmations.settle(read.number, status)) this.readBack(false);
     return status;
   }
 
-  private publish(status: GoeStatus): void {
+  private publish(status: GoeStatus, sessionEnergy: number | undefined): void {
     const sink = this.sink;
     if (!sink || !this.status) return;
-    sink.values(this.topic, { ...mapStatus(status, this.config.title), ...mapSurplus(status) });
+    // settings come every SETTINGS_EVERY_MS: map what is known of all keys, not this answer's
+    const values = { ...mapStatus(this.status, this.config.title), ...mapSurplus(status) };
+    if (sessionEnergy !== undefined) values.sessionEnergy = sessionEnergy;
+    sink.values(this.topic, values);
     if (this.lastError !== "" || !this.describedAs) {
       if (this.lastError) this.logger.info({ charger: this.name }, "go-e charger reachable again");
       this.lastError = "";
       sink.availability(this.topic, true, "");
     }
     // the description carries the current limit and firmware: announce it again when they change
-    const identity = `${maxCurrentLimit(this.status)}|${String(this.status.fwv)}|${String(this.status.fna)}`;
+    const cards = rfidCards(this.status).map((card) => `${card.number}:${card.name}`);
+    const identity = `${maxCurrentLimit(this.status)}|${String(this.status.fwv)}|${String(this.status.fna)}|${cards.join(",")}`;
     if (identity !== this.describedAs) {
       this.describedAs = identity;
       sink.device(this);

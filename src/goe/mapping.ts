@@ -1,5 +1,6 @@
 import type { Values } from "../source.js";
 import type { GoeStatus } from "./api.js";
+import { mapSettings, SETTINGS_KEYS } from "./mapping-settings.js";
 
 // go-e status → evcc loadpoint values. Pure, so it can be tested with real payloads.
 // The charger's types drift between firmware versions (bac was a bool where the docs say enum,
@@ -29,7 +30,19 @@ export const STATUS_KEYS = [
   "tma",
   "modelStatus",
   "var",
+  "trx",
+  "cus",
 ] as const;
+
+/** The keys of one poll: the live ones, the settings when due, and any a write must confirm. */
+export function pollKeys(
+  liveKeys: readonly string[],
+  withSettings: boolean,
+  extraKeys: readonly string[] = [],
+): readonly string[] {
+  if (!withSettings && extraKeys.length === 0) return liveKeys;
+  return [...new Set([...liveKeys, ...(withSettings ? SETTINGS_KEYS : []), ...extraKeys])];
+}
 
 /** Fallbacks when the charger does not report its limits. */
 export const MIN_CURRENT = 6;
@@ -105,7 +118,7 @@ export function maxCurrentLimit(status: GoeStatus | undefined): number {
   return num(status?.ama) ?? DEFAULT_MAX_CURRENT;
 }
 
-export function mapStatus(status: GoeStatus, title?: string): Values {
+export function mapStatus(status: GoeStatus, title?: string, nowMs = Date.now()): Values {
   const car = status.car === null ? null : num(status.car);
   const err = num(status.err);
   const values: Values = {};
@@ -147,6 +160,7 @@ export function mapStatus(status: GoeStatus, title?: string): Values {
     values.temperature = temperatures.length > 0 ? Math.max(...temperatures) : null;
   }
   values.cableLimit = status.cbl === null ? null : num(status.cbl);
+  Object.assign(values, mapSettings(status, nowMs));
   values.errorCode = err;
   const reason = num(status.modelStatus);
   if (reason !== undefined) values.chargerStatusReason = REASONS[reason] ?? `modelStatus${reason}`;

@@ -2,6 +2,7 @@ import type { Value } from "../source.js";
 import { shown } from "../util/echo.js";
 import type { GoeStatus } from "./api.js";
 import { chargeMode, MIN_CURRENT, maxCurrentLimit, num, phasesConfigured } from "./mapping.js";
+import { LOADPOINT_SETTINGS, type PlanContext } from "./writes-loadpoint.js";
 
 // /set payloads → go-e /api/set parameters. Everything is validated here, before anything
 // is queued: a refused write never reaches the charger, and since every write is checked on
@@ -139,7 +140,7 @@ export function keyRefusal(key: string, extraKeys: ReadonlySet<string>): string 
 }
 
 /** An evcc-named setting: how its payload becomes go-e parameters. */
-type Planner = (payload: string, status: GoeStatus | undefined) => PlanResult;
+type Planner = (payload: string, status: GoeStatus | undefined, context: PlanContext) => PlanResult;
 
 /** The evcc-named settings of a loadpoint (`<loadpoint>/<name>/set`). */
 const SETTINGS: ReadonlyMap<string, Planner> = new Map<string, Planner>([
@@ -147,6 +148,7 @@ const SETTINGS: ReadonlyMap<string, Planner> = new Map<string, Planner>([
   ["maxCurrent", planMaxCurrent],
   ["phases", (payload) => planPhases(payload)],
   ["phasesConfigured", (payload) => planPhases(payload)],
+  ...LOADPOINT_SETTINGS,
 ]);
 
 export function planWrite(
@@ -154,9 +156,10 @@ export function planWrite(
   payload: string,
   status: GoeStatus | undefined,
   extraKeys: ReadonlySet<string> = new Set(),
+  context: PlanContext = { nowMs: Date.now(), logicModeAfterPlan: (fallback) => fallback },
 ): PlanResult {
   const planner = SETTINGS.get(key);
-  if (planner) return planner(payload, status);
+  if (planner) return planner(payload, status, context);
   if (key.startsWith("goe/")) return planRawKey(key.slice(4), payload, status, extraKeys);
   return {
     error: `unknown setting (writable: ${[...SETTINGS.keys()].join(", ")}, goe/<key>)`,
@@ -172,10 +175,22 @@ const MODES: ReadonlyMap<string, Record<string, unknown>> = new Map<string, Reco
   ["pv", { frc: 0, lmo: 4, fup: true, acp: true }],
 ]);
 
+/**
+ * evcc's minpv (at least minCurrent from the grid, more from surplus) has no exact go-e
+ * counterpart: with charge pause disallowed (acp false) the charger keeps drawing its lowest
+ * power, but may drop to one phase and, depending on firmware, starts without surplus or
+ * stops after a minute (go-eCharger-API-v2#171, #226, #273).
+ */
+const MINPV_REFUSAL =
+  "mode minpv is refused: go-e has no exact equivalent (without charge pause it may switch to one phase and firmware differs); use pv (alias smart) with minCurrent, or now with maxCurrent";
+
 function planMode(payload: string): PlanResult {
-  const mode = payload.toLowerCase();
+  const asked = payload.toLowerCase();
+  if (asked === "minpv") return { error: MINPV_REFUSAL };
+  // evcc renamed pv to smart (evcc#32490): both are the same go-e settings, published as pv
+  const mode = asked === "smart" ? "pv" : asked;
   const chosen = MODES.get(mode);
-  if (!chosen) return { error: `mode must be off, now or pv (got ${shown(payload)})` };
+  if (!chosen) return { error: `mode must be off, now, pv or smart (got ${shown(payload)})` };
   return { params: { ...chosen }, expected: mode, readBack: (status) => chargeMode(status) };
 }
 
@@ -186,6 +201,10 @@ function planMaxCurrent(payload: string, status: GoeStatus | undefined): PlanRes
     return {
       error: `maxCurrent must be a whole number of amps, ${MIN_CURRENT}..${max} (got ${shown(payload)})`,
     };
+  }
+  const minCurrent = num(status?.mca);
+  if (minCurrent !== undefined && amps < minCurrent) {
+    return { error: `maxCurrent ${amps} A is below minCurrent ${minCurrent} A: lower minCurrent first` };
   }
   return { params: { amp: amps }, expected: amps, readBack: (s) => num(s.amp) };
 }

@@ -16,6 +16,7 @@ export type Component =
   | "select"
   | "switch"
   | "lock"
+  | "text"
   | "button"
   | "device_tracker";
 
@@ -72,6 +73,7 @@ const COMPONENTS: Record<Entity["kind"], Component> = {
   select: "select",
   switch: "switch",
   lock: "lock",
+  text: "text",
   button: "button",
   tracker: "device_tracker",
 };
@@ -306,6 +308,13 @@ function componentFields(entity: Entity, valueTopic: string): JsonObject {
         payload_off: off,
         state_on: on,
         state_off: off,
+      };
+    case "text":
+      return {
+        state_topic: valueTopic,
+        command_topic: commandTopic,
+        value_template: VALUE_TEMPLATE,
+        ...(entity.pattern ? { pattern: entity.pattern } : {}),
       };
     case "lock":
       return {

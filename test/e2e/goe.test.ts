@@ -116,7 +116,11 @@ describe("go-e chargers on evcc-style topics", () => {
     const statusCalls = sim.requests("000001").filter((request) => request.endpoint === "status");
     expect(statusCalls.length).toBeGreaterThanOrEqual(2);
     expect(statusCalls[0]?.query.filter?.split(",")).toContain("nrg");
-    expect(statusCalls[0]?.query.filter?.split(",").length).toBeLessThan(30);
+    // the settings (mca, dwo, plan, thresholds, cards) come with the first poll and then every 30 s
+    expect(statusCalls[0]?.query.filter?.split(",")).toContain("mca");
+    const live = statusCalls.slice(1).filter((call) => !call.query.filter?.split(",").includes("mca"));
+    expect(live.length).toBeGreaterThan(0);
+    for (const call of live) expect(call.query.filter?.split(",").length).toBeLessThan(30);
     const times = sim.requests("000001").map((request) => request.time);
     for (let i = 1; i < times.length; i++) expect(times[i]! - times[i - 1]!).toBeGreaterThanOrEqual(990);
   });
@@ -159,7 +163,7 @@ describe("go-e chargers on evcc-style topics", () => {
     const refused = [
       [`${LP1}/maxCurrent`, "40", "6..16"],
       [`${LP1}/maxCurrent`, "abc", "whole number"],
-      [`${LP1}/mode`, "fast", "off, now or pv"],
+      [`${LP1}/mode`, "fast", "off, now, pv or smart"],
       [`${LP1}/phases`, "2", "0 (auto), 1 or 3"],
       [`${LP1}/goe/cak`, '"x"', "can never be written"],
       [`${LP1}/goe/rst`, "1", "can never be written"],

@@ -31,6 +31,7 @@ interface HaConfig {
   max?: number;
   payload_on?: string;
   payload_press?: string;
+  pattern?: string;
   origin?: { name?: string };
 }
 
@@ -207,6 +208,8 @@ describe("Home Assistant discovery against a real broker", () => {
           config.payload_press ??
           (config.options ? (current ?? config.options[0]!) : undefined) ??
           (config.min !== undefined ? (current ?? String(config.min)) : undefined) ??
+          // a text (the departure plan's time) with no value (erased: empty): "none" is always valid
+          (config.pattern !== undefined ? current || "none" : undefined) ??
           config.payload_on ??
           "true";
         const since = Date.now();

@@ -43,7 +43,7 @@ describe("go-e writes", () => {
   });
 
   it("refuses bad enums with the allowed values", () => {
-    expect(refusal("mode", "fast")).toBe('mode must be off, now or pv (got "fas…" (4 characters))');
+    expect(refusal("mode", "fast")).toBe('mode must be off, now, pv or smart (got "fas…" (4 characters))');
     expect(refusal("phases", "2")).toContain("0 (auto), 1 or 3");
     expect(refusal("goe/frc", "3")).toContain("must be one of 0, 1, 2");
     expect(refusal("goe/fup", '"yes"')).toContain("must be one of true, false");
@@ -100,7 +100,7 @@ describe("go-e writes", () => {
       expect(refusal(name, "1")).toContain("unknown setting");
       expect(refusal(`goe/${name}`, "1")).toMatch(/not a go-e key name|not writable/);
       expect(refusal(`goe/${name}`, "{}")).toMatch(/not a go-e key name|not writable/);
-      expect(refusal("mode", name)).toContain("mode must be off, now or pv");
+      expect(refusal("mode", name)).toContain("mode must be off, now, pv or smart");
       expect(refusal("phases", name)).toContain("phases must be");
       expect(refusal("maxCurrent", name)).toContain("maxCurrent must be");
     }

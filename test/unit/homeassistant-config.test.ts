@@ -40,6 +40,8 @@ import type { DeviceDescription } from "../../src/source.js";
 //                 (default "ON"/"OFF": what is sent), state_on/state_off (what is read,
 //                 default payload_on/payload_off), device_class (outlet | switch),
 //                 value_template, command_template, optimistic, retain.
+// text:           command_topic REQUIRED; state_topic, min (default 0), max (default 255),
+//                 mode (text | password), pattern, value_template, command_template, retain.
 // button:         command_topic REQUIRED; payload_press (default "PRESS"), device_class,
 //                 command_template, retain. It has no state_topic.
 // device_tracker: state_topic optional when json_attributes_topic carries latitude/longitude
@@ -135,6 +137,20 @@ const SCHEMA: Record<string, { required: string[]; allowed: string[] }> = {
       "value_template",
       "command_template",
       "optimistic",
+      "retain",
+    ],
+  },
+  text: {
+    required: ["command_topic"],
+    allowed: [
+      "command_topic",
+      "state_topic",
+      "min",
+      "max",
+      "mode",
+      "pattern",
+      "value_template",
+      "command_template",
       "retain",
     ],
   },
@@ -435,7 +451,7 @@ describe("Home Assistant discovery configs", () => {
       for (const entity of device.entities) {
         const valueTopic = `ev2mqtt/${device.topic}/${entity.key}`;
         const config = configFor(configs, entity.kind === "button" ? `${valueTopic}/set` : valueTopic);
-        const writable = ["number", "select", "switch", "button"].includes(entity.kind);
+        const writable = ["number", "select", "switch", "text", "button"].includes(entity.kind);
         if (writable) expect(config.payload.command_topic).toBe(`${valueTopic}/set`);
         else expect(config.payload).not.toHaveProperty("command_topic");
         if (entity.kind === "button" || entity.kind === "tracker")
