@@ -7,6 +7,7 @@ import mqtt from "mqtt";
 import { STATUS_KEYS } from "../goe/mapping.js";
 import { GoeSimulator } from "../goe/simulator/server.js";
 import { type BenchBroker, startBroker } from "./broker.js";
+import { formatOvmsHours, ovmsHours } from "./ovms.js";
 import { type ProcFigures, ProcWindow, percentile } from "./proc.js";
 import { DaemonChild, FloorProcess, SimProcess, Subscriber, sleep } from "./processes.js";
 import { type ClimkitHour, climkitSimulatedHour, type OvmsRun, startOvmsRun } from "./slow-upstreams.js";
@@ -461,6 +462,8 @@ interface Report {
   bytes: PollBytes;
   climkit: ClimkitHour | string;
   ovms: OvmsRun | string;
+  /** OVMS per car and hour, parked and charging, v2 link up and refused (src/bench/ovms.ts). */
+  ovmsLive: string[];
   seconds: number;
 }
 
@@ -585,6 +588,7 @@ function render(report: Report): string {
         .join(", ")}). See \`src/ovms/README.md\` for the simulated-hour budget.`,
     );
   }
+  push("", ...report.ovmsLive);
   const { online, firstValue } = report.startup;
   push(
     "",
@@ -714,6 +718,11 @@ async function main(): Promise<void> {
     } catch (error) {
       climkit = `not measured (${(error as Error).message})`;
     }
+    log("OVMS per car and hour");
+    const ovmsLive = await ovmsHours().then(formatOvmsHours, (error: Error) => [
+      `OVMS: not measured (${error.message})`,
+    ]);
+    for (const line of ovmsLive) log(line);
     log("(1)+(2) scale and floor");
     const scale: ScaleResult[] = [];
     for (const count of SIZES) scale.push(await scaleRun(count, broker));
@@ -735,6 +744,7 @@ async function main(): Promise<void> {
       bytes,
       climkit,
       ovms,
+      ovmsLive,
       seconds: (performance.now() - started) / 1000,
     };
     const text = render(report);

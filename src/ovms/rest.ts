@@ -49,6 +49,8 @@ export class OvmsRest {
   private lastOkAt = 0;
   /** How long sessions surely live, learnt from one that died; renewed before that. */
   private safeLifetimeMs: number | undefined;
+  /** A session this old was refused once: one as old is surely gone (they all live as long). */
+  private deadAfterMs: number | undefined;
   private pausedUntil = 0;
   /** Counts logins, so a refusal of an already replaced session does not log in again. */
   private generation = 0;
@@ -69,8 +71,8 @@ export class OvmsRest {
     const priority = options.priority ?? Priority.poll;
     const what = describeRequest(options.method ?? "GET", new URL(`${this.base}${path}`));
     this.checkPause(what);
-    const aboutToExpire =
-      this.safeLifetimeMs !== undefined && performance.now() - this.loginAt >= this.safeLifetimeMs;
+    const age = performance.now() - this.loginAt;
+    const aboutToExpire = age >= Math.min(this.safeLifetimeMs ?? Infinity, this.deadAfterMs ?? Infinity);
     if (!this.cookie || (aboutToExpire && options.renew !== false)) {
       await this.renew(this.generation, priority, true);
     }
@@ -127,9 +129,14 @@ export class OvmsRest {
 
   /**
    * A session that was refused lived at least until its last good request, and the server's
-   * sweep ends sessions up to 10 s after their lifetime: so sessions surely live that long less 10 s.
+   * sweep ends sessions up to 10 s after their lifetime: so sessions surely live that long less
+   * 10 s. And one refused at some age tells that sessions that old are gone: with the rare
+   * reads of the v2 data path that saves the refused request before each new login.
    */
   private learnLifetime(): void {
+    const age = performance.now() - this.loginAt;
+    // a young session refused is a server restart or the like, not its lifetime
+    if (age >= FRESH_SESSION_MS) this.deadAfterMs = Math.min(this.deadAfterMs ?? Infinity, age);
     if (this.lastOkAt <= this.loginAt) return;
     const lived = this.lastOkAt - this.loginAt - SWEEP_MS;
     if (lived > 0) this.safeLifetimeMs = Math.max(this.safeLifetimeMs ?? 0, lived);

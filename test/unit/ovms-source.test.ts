@@ -290,6 +290,7 @@ describe("OvmsSource fast mode", () => {
     expect(count(sim, "/api/location/DEMO")).toBeLessThanOrEqual(3);
     // ten minutes of charging later, the car has reported a higher SoC
     now += 600_000;
+    sim.sweepSessions(); // as the server's 10 s sweep would, before the next poll
     await waitFor(() => sink.value(TOPIC, "soc") === 88, 2000, "soc 88");
     expect(sink.value(TOPIC, "chargeCurrentMeasured")).toBe(13);
     expect(sink.value(TOPIC, "chargePower")).toBe(2990);

@@ -4,7 +4,8 @@
 // records, so data is only as fresh as the car's last report. Time is read from an injectable
 // clock and everything advances lazily when the car is looked at.
 
-import { chargePowerW, encodeMessages, fMessage, MODE_NUMBERS, text } from "./messages.js";
+import { type CommandOutcome, executeCommand } from "./commands.js";
+import { chargePowerW, encodeMessages, fMessage } from "./messages.js";
 
 export type ChargeMode = "standard" | "storage" | "range" | "performance";
 
@@ -78,10 +79,7 @@ export interface StoredRecord {
   time: number;
 }
 
-export interface CommandOutcome {
-  result: number;
-  text?: string;
-}
+export type { CommandOutcome } from "./commands.js";
 
 export class SimCar {
   readonly id: string;
@@ -93,6 +91,10 @@ export class SimCar {
   private readonly connectedReportMs: number;
   private lastAdvance: number;
   private lastReport = Number.NEGATIVE_INFINITY;
+  private timer: NodeJS.Timeout | undefined;
+  private halted = false;
+  /** Reports the module has sent (each a full set of records: its data use). */
+  reports = 0;
   private readonly stored = new Map<string, StoredRecord>();
   /** Peers that make the module report faster: API sessions and v2 app (`A`) clients. */
   readonly peers = new Set<string>();
@@ -176,6 +178,30 @@ export class SimCar {
     return this.stored;
   }
 
+  /** Ends the module's report timer (the simulator stops). */
+  halt(): void {
+    this.halted = true;
+    clearTimeout(this.timer);
+  }
+
+  /**
+   * The module also reports on its own timer, idle or connected interval, so that v2 clients
+   * get its reports pushed without anyone reading REST. Real timers; the interval is judged on
+   * the simulator's clock.
+   */
+  private schedule(): void {
+    clearTimeout(this.timer);
+    if (this.halted) return;
+    const interval = this.peers.size > 0 ? this.connectedReportMs : this.idleReportMs;
+    const due = Math.max(50, interval - (this.now() - this.lastReport));
+    if (!Number.isFinite(due) || due > 2 ** 31 - 1) return;
+    this.timer = setTimeout(() => {
+      this.records();
+      this.schedule();
+    }, due);
+    this.timer.unref?.();
+  }
+
   /** A peer connects (API session or v2 app): the first one gets a full report at once. */
   addPeer(key: string): boolean {
     const first = this.peers.size === 0;
@@ -188,57 +214,9 @@ export class SimCar {
   command(code: number, params: string[]): CommandOutcome {
     this.advance();
     const state = this.state;
-    const outcome = this.execute(code, params, state);
+    const outcome = executeCommand(code, params, state, this.range());
     if (outcome.result === 0) this.report();
     return outcome;
-  }
-
-  private execute(code: number, params: string[], state: CarState): CommandOutcome {
-    switch (code) {
-      case 7:
-        return { result: 0, text: this.shell(params.join(",")) };
-      case 10: {
-        const mode = (Object.keys(MODE_NUMBERS) as ChargeMode[]).find(
-          (m) => MODE_NUMBERS[m] === Number(params[0]),
-        );
-        if (!mode) return { result: 1, text: "invalid charge mode" };
-        state.chargeMode = mode;
-        return { result: 0 };
-      }
-      case 11:
-        if (!state.pluggedIn) return { result: 1, text: "not plugged in" };
-        state.charging = true;
-        state.chargeState = "charging";
-        return { result: 0 };
-      case 12:
-        state.charging = false;
-        state.chargeState = "stopped";
-        return { result: 0 };
-      case 15: {
-        const amps = Number(params[0]);
-        if (!Number.isInteger(amps) || amps < 1 || amps > 32) return { result: 1, text: "invalid current" };
-        state.chargeCurrent = amps;
-        return { result: 0 };
-      }
-      case 18:
-        state.awake = true;
-        return { result: 0 };
-      case 20:
-      case 22:
-        if (params[0] !== state.pin) return { result: 1, text: "invalid PIN" };
-        state.locked = code === 20;
-        return { result: 0 };
-      default:
-        return { result: 2 };
-    }
-  }
-
-  private shell(command: string): string {
-    if (command.trim() === "stat") {
-      const s = this.state;
-      return `${s.chargeState} ${s.chargeMode} SOC: ${text(s.soc)}% Range: ${text(this.range(), 0)}${s.units === "M" ? "mi" : "km"}`;
-    }
-    return `Unrecognised command: ${command}`;
   }
 
   private range(): number {
@@ -269,12 +247,14 @@ export class SimCar {
   private report(): void {
     const time = this.now();
     this.lastReport = time;
+    this.reports += 1;
     const records = encodeMessages(this.state, this.range()).map(([code, message]) => ({
       code,
       message,
       time,
     }));
     this.store(records);
+    this.schedule();
   }
 
   private store(records: StoredRecord[]): void {

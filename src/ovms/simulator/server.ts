@@ -125,6 +125,7 @@ export class OvmsSimulator {
 
   async stop(): Promise<void> {
     this.sessions.stop();
+    for (const car of this.cars.values()) car.halt();
     await this.v2.close();
     await this.http.close();
   }
@@ -194,6 +195,11 @@ export class OvmsSimulator {
   /** Logged-in v2 clients of a car (type `A` app or `B` batch client). */
   v2Clients(vehicleId?: string, type?: "A" | "B"): number {
     return this.v2.clientCount(this.car(vehicleId).id, type);
+  }
+
+  /** Reports the car's module has sent: each is a full set of records over the car's SIM. */
+  carReports(vehicleId?: string): number {
+    return this.car(vehicleId).reports;
   }
 
   /** Peers that make the car's module report fast: REST peers and v2 app logins. */
