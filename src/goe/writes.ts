@@ -124,6 +124,18 @@ const ALLOWED: ReadonlyMap<string, Check> = new Map<string, Check>([
   ],
 ]);
 
+/**
+ * Keys with a rule in ALLOWED that a user must still open in `writableKeys`: free text that
+ * comes back on state topics (fna → `title`), which pass the secret scrubber. Open to every
+ * client, such a key lets anyone test guesses of a secret (the PIN) by where `***` shows.
+ */
+const OPT_IN: ReadonlyMap<string, string> = new Map([
+  [
+    "fna",
+    "its text comes back on the title topic through the secret scrubber, which would tell guesses of a secret",
+  ],
+]);
+
 /** What go-e key names look like; anything else (`__proto__`, `a/b`, ``) is no go-e key. */
 const KEY_SHAPE = /^[A-Za-z][A-Za-z0-9_]{0,31}$/;
 
@@ -133,6 +145,9 @@ export function keyRefusal(key: string, extraKeys: ReadonlySet<string>): string 
   if (!KEY_SHAPE.test(key)) return "this is not a go-e key name (letters, digits and _)";
   const denied = DENIED_KEYS.get(key);
   if (denied) return `go-e key ${key} can never be written: ${denied}`;
+  const optIn = OPT_IN.get(key);
+  if (optIn && !extraKeys.has(key))
+    return `go-e key ${key} is writable only when listed in writableKeys: ${optIn}`;
   if (!ALLOWED.has(key) && !extraKeys.has(key)) {
     return `this go-e key is not writable (allowed: ${[...ALLOWED.keys(), ...extraKeys].join(", ")})`;
   }

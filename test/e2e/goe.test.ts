@@ -35,7 +35,15 @@ function config() {
         timeout: "2s",
         url: sim.chargerUrl("000001"),
       },
-      { serial: "000002", loadpoint: 2, interval: "1s", timeout: "2s", url: sim.chargerUrl("000002") },
+      {
+        serial: "000002",
+        loadpoint: 2,
+        interval: "1s",
+        timeout: "2s",
+        url: sim.chargerUrl("000002"),
+        // the name is free text that comes back through the scrubber: opened explicitly
+        writableKeys: ["fna"],
+      },
     ],
   };
 }

@@ -110,6 +110,8 @@ describe("secrets", () => {
           token: "${GOE_TOKEN}",
           url: goe.chargerUrl("900001"),
           interval: "1s",
+          // the name comes back on the title topic: a secret in it is scrubbed there
+          writableKeys: ["fna"],
         },
         {
           serial: "900002",

@@ -4,8 +4,8 @@ import { DENIED_KEYS, planWrite } from "../../src/goe/writes.js";
 
 const STATUS = { ama: 16, amp: 10, frc: 0, psm: 0, fup: false, lmo: 3 };
 
-function params(key: string, payload: string) {
-  const plan = planWrite(key, payload, STATUS);
+function params(key: string, payload: string, extra: string[] = []) {
+  const plan = planWrite(key, payload, STATUS, new Set(extra));
   if ("error" in plan) throw new Error(plan.error);
   return plan.params;
 }
@@ -25,8 +25,8 @@ describe("go-e writes", () => {
     expect(params("phasesConfigured", "3")).toEqual({ psm: 2 });
     expect(params("phases", "1")).toEqual({ psm: 1 });
     expect(params("phases", "0")).toEqual({ psm: 0 });
-    expect(params("goe/fna", '"Garage"')).toEqual({ fna: "Garage" });
-    expect(params("goe/fna", "Garage")).toEqual({ fna: "Garage" });
+    expect(params("goe/fna", '"Garage"', ["fna"])).toEqual({ fna: "Garage" });
+    expect(params("goe/fna", "Garage", ["fna"])).toEqual({ fna: "Garage" });
     expect(params("goe/dwo", "null")).toEqual({ dwo: null });
     expect(params("goe/ids", '{"pGrid":-1200,"pPv":3000}')).toEqual({ ids: { pGrid: -1200, pPv: 3000 } });
   });
@@ -47,7 +47,9 @@ describe("go-e writes", () => {
     expect(refusal("phases", "2")).toContain("0 (auto), 1 or 3");
     expect(refusal("goe/frc", "3")).toContain("must be one of 0, 1, 2");
     expect(refusal("goe/fup", '"yes"')).toContain("must be one of true, false");
-    expect(refusal("goe/fna", '"go"')).toContain("4..64");
+    expect(refusal("goe/fna", '"go"', ["fna"])).toContain("4..64");
+    // free text that comes back through the scrubber: only where the configuration opens it
+    expect(refusal("goe/fna", '"Garage"')).toContain("writable only when listed in writableKeys");
     expect(refusal("goe/ids", '{"pGrid":"x"}')).toContain("numbers");
     expect(refusal("goe/amp", "{")).toContain("not valid JSON");
     expect(refusal("chargePower", "5")).toContain("unknown setting (writable: mode, maxCurrent");
