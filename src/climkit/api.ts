@@ -1,6 +1,6 @@
 import type { ClimkitConfig } from "../config/schema.js";
 import { kindOfStatus, UpstreamError } from "../upstream/errors.js";
-import { bodyExcerpt, type HttpResponse, httpRequest, parseJson } from "../upstream/http.js";
+import { BODY_LIMITS, bodyExcerpt, type HttpResponse, httpRequest, parseJson } from "../upstream/http.js";
 import { UpstreamQueue } from "../upstream/queue.js";
 import { sleep } from "../util/duration.js";
 import type { Logger } from "../util/log.js";
@@ -184,7 +184,13 @@ export class ClimkitApi {
         Accept: "application/json",
       };
       if (token) headers.Authorization = `Bearer ${token}`;
-      const request = { method, headers, body: payload, timeoutMs: this.config.timeout };
+      const request = {
+        method,
+        headers,
+        body: payload,
+        timeoutMs: this.config.timeout,
+        maxBodyBytes: BODY_LIMITS.climkit,
+      };
       try {
         const response = await abortable(
           this.queue.run(() => httpRequest(url, request)),

@@ -1,5 +1,5 @@
 import { kindOfStatus, UpstreamError } from "../upstream/errors.js";
-import { bodyExcerpt, httpRequest, parseJson } from "../upstream/http.js";
+import { BODY_LIMITS, bodyExcerpt, httpRequest, parseJson } from "../upstream/http.js";
 
 export type GoeStatus = Record<string, unknown>;
 
@@ -88,6 +88,7 @@ export class GoeApi {
     return httpRequest(`${this.options.baseUrl}${pathAndQuery}`, {
       headers,
       timeoutMs: this.options.timeoutMs,
+      maxBodyBytes: BODY_LIMITS.goe,
     });
   }
 

@@ -1,5 +1,5 @@
 import { kindOfStatus, UpstreamError } from "../upstream/errors.js";
-import { bodyExcerpt, describeRequest, httpRequest, parseJson } from "../upstream/http.js";
+import { BODY_LIMITS, bodyExcerpt, describeRequest, httpRequest, parseJson } from "../upstream/http.js";
 import { Priority, type UpstreamQueue } from "../upstream/queue.js";
 import { addSecret } from "../util/secrets.js";
 
@@ -145,7 +145,12 @@ export class OvmsRest {
   private request(path: string, method: "GET" | "DELETE" = "GET") {
     const headers: Record<string, string> = {};
     if (this.cookie) headers.cookie = `ovmsapisession=${this.cookie}`;
-    return httpRequest(`${this.base}${path}`, { method, headers, timeoutMs: this.options.timeoutMs });
+    return httpRequest(`${this.base}${path}`, {
+      method,
+      headers,
+      timeoutMs: this.options.timeoutMs,
+      maxBodyBytes: BODY_LIMITS.ovms,
+    });
   }
 
   /** Logs in unless another call already replaced the session `generation` refers to. */
@@ -168,7 +173,7 @@ export class OvmsRest {
     // never the URL itself in a message: its query holds the password
     const what = describeRequest("GET", url);
     const response = await this.options.queue.run(
-      () => httpRequest(url, { timeoutMs: this.options.timeoutMs }),
+      () => httpRequest(url, { timeoutMs: this.options.timeoutMs, maxBodyBytes: BODY_LIMITS.ovms }),
       priority,
     );
     if (response.status === 429)

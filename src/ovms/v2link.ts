@@ -2,6 +2,9 @@ import net from "node:net";
 import tls from "node:tls";
 import type { Logger } from "../util/log.js";
 
+/** Longest v2 line: real ones are below 1 KB; a server that sends more is broken or hostile. */
+const MAX_LINE = 64 * 1024;
+
 // One v2 protocol connection (scheme 1: plaintext lines after `MP-<type> 1 <user> <pass> <vehicle>`).
 // The server binds a v2 session to exactly one vehicle: `*` only picks the account's first car,
 // and replies and records carry no vehicle id. So the client keeps one link per vehicle.
@@ -168,7 +171,11 @@ export class V2Link {
       newline = this.buffer.indexOf("\n");
     }
     // a server that never sends a newline must not grow the buffer without bound
-    if (this.buffer.length > 65_536) this.socket?.destroy();
+    if (this.buffer.length > MAX_LINE) {
+      this.failure = `the OVMS server sent a line longer than ${MAX_LINE / 1024} KB; the link was dropped and is retried`;
+      this.buffer = "";
+      this.socket?.destroy();
+    }
   }
 
   private handle(line: string): void {

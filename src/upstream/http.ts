@@ -12,6 +12,24 @@ export interface HttpRequest {
   headers?: Record<string, string>;
   body?: string;
   timeoutMs: number;
+  /** Largest answer accepted (bytes); a larger one is aborted. Default: BODY_LIMITS.default. */
+  maxBodyBytes?: number;
+}
+
+const MB = 1024 * 1024;
+/**
+ * Largest answer body per upstream. Real answers are far smaller (a go-e status ~10 KB, a day
+ * of Climkit meter rows ~100 KB, OVMS records a few KB); an answer past the limit comes from a
+ * broken or hostile upstream, and reading one whole took the bridge from 109 MB to 727 MB RSS.
+ */
+export const BODY_LIMITS = { goe: 1 * MB, climkit: 8 * MB, ovms: 2 * MB, default: 4 * MB } as const;
+
+/** The answer of a request past its body limit; the request was aborted. */
+function tooLarge(what: string, limit: number, size: string): UpstreamError {
+  return new UpstreamError(
+    "badResponse",
+    `${what}: answer too large (${size}, at most ${limit / MB} MB); the request was aborted. Check that the URL points at the service`,
+  );
 }
 
 /** What the metrics see of every upstream request. */
@@ -60,11 +78,17 @@ export function httpRequest(target: string | URL, options: HttpRequest): Promise
     let status = 0;
     let headers: HttpResponse["headers"] = {};
     const chunks: Buffer[] = [];
+    let size = 0;
+    const limit = options.maxBodyBytes ?? BODY_LIMITS.default;
     const fail = (error: unknown) => {
       if (settled) return;
       settled = true;
       clearTimeout(deadline);
-      const failure = transportError(error, describeRequest(method, url), options.timeoutMs);
+      chunks.length = 0;
+      const failure =
+        error instanceof UpstreamError
+          ? error
+          : transportError(error, describeRequest(method, url), options.timeoutMs);
       notify({ host: url.host, method, durationMs: performance.now() - started, error: failure.kind });
       reject(failure);
     };
@@ -90,11 +114,30 @@ export function httpRequest(target: string | URL, options: HttpRequest): Promise
             // the deadline passed while the request waited for a connection
             if (settled) requestController.abort(new DOMException("deadline passed", "TimeoutError"));
           },
-          onResponseStart(_controller, statusCode, responseHeaders) {
+          onResponseStart(responseController, statusCode, responseHeaders) {
             status = statusCode;
             headers = responseHeaders;
+            const declared = Number(responseHeaders["content-length"]);
+            if (Number.isFinite(declared) && declared > limit) {
+              const error = tooLarge(
+                describeRequest(method, url),
+                limit,
+                `${(declared / MB).toFixed(1)} MB announced`,
+              );
+              fail(error);
+              responseController.abort(error);
+            }
           },
-          onResponseData(_controller, chunk) {
+          onResponseData(responseController, chunk) {
+            if (settled) return;
+            size += chunk.length;
+            // nothing past the limit is kept: the connection is dropped, the chunks freed
+            if (size > limit) {
+              const error = tooLarge(describeRequest(method, url), limit, `more than ${limit / MB} MB`);
+              fail(error);
+              responseController.abort(error);
+              return;
+            }
             chunks.push(chunk);
           },
           onResponseEnd() {

@@ -63,6 +63,11 @@ export class DaemonProcess {
     return { code, output };
   }
 
+  /** The daemon's process id (for /proc readings such as its RSS). */
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
   get text(): string {
     return this.output.join("");
   }
