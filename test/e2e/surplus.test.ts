@@ -99,6 +99,11 @@ describe("PV-surplus feed", () => {
     await watch.waitForValue(`${LP}/surplusGridPower`, (value) => Number(value) < 0);
     await mosquittoPub(broker.port, METER, "n/a");
     const feedStarted = sim.idsArrivals(SERIAL)[0] ?? 0;
+    // a user's write still gets through while the feed runs
+    const writeSent = Date.now();
+    await mosquittoPub(broker.port, `${LP}/maxCurrent/set`, "12");
+    const answer = await watch.waitForMessage(`${LP}/maxCurrent/result`, writeSent);
+    expect(JSON.parse(answer.payload)).toEqual({ ok: true, value: 12 });
     // keep feeding for a while: the charger must hear from the bridge at most 5 s apart
     await waitFor(() => (Date.now() - feedStarted > 7000 ? true : undefined), 15_000, "7 s of feeding");
     const lastReading = await feeding.stop();
@@ -134,7 +139,7 @@ describe("PV-surplus feed", () => {
     const statusCalls = sim.requests(SERIAL).filter((r) => r.endpoint === "status").length;
     expect(statusCalls - statusBefore).toBeGreaterThanOrEqual(5);
     const results = watch.messages.filter((m) => m.time >= since && m.topic.endsWith("/result"));
-    expect(results.map((m) => m.topic)).toEqual([`${LP}/mode/result`]);
+    expect(results.map((m) => m.topic)).toEqual([`${LP}/mode/result`, `${LP}/maxCurrent/result`]);
     expect(daemon.text).toContain("not JSON");
     expect(daemon.exitCode).toBeNull();
   });
