@@ -284,6 +284,7 @@ export class Daemon {
       },
       values: (topic: string, values: Values) => {
         this.publisher?.values(topic, values);
+        this.events.emit("values", topic, values);
         // every charger poll carries `connected`: pass on only a change, and only to observers
         const connected = values.connected;
         if (typeof connected !== "boolean" || this.loadpointObservers.length === 0) return;

@@ -4,12 +4,14 @@ import type { InstanceIdentity } from "./instance.js";
 import type { MqttConnection } from "./mqtt/connection.js";
 import type { Publisher } from "./mqtt/publisher.js";
 import type { WriteEvent, WriteOrigin } from "./mqtt/writes.js";
-import type { Device, WriteResult } from "./source.js";
+import type { Device, Values, WriteResult } from "./source.js";
 import type { Logger } from "./util/log.js";
 
 /** What happens in the bridge, for extensions that react to it. */
 export interface BridgeEvents {
   device: [Device];
+  /** New values of a device, as its source delivered them (keys relative to the device topic). */
+  values: [topic: string, values: Values];
   availability: [topic: string, online: boolean, error: string];
   polled: [topic: string];
   write: [WriteEvent];

@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from "node:net";
 import type { BridgeContext, Extension } from "../extension.js";
 import { scrub } from "../util/secrets.js";
+import { EvccApi } from "./evcc-api.js";
 import { LoopLag } from "./loop-lag.js";
 import type { BridgeMetrics } from "./metrics.js";
 
@@ -32,11 +33,15 @@ export function parseListen(listen: string): { host: string; port: number } {
 export class HealthServer implements Extension {
   readonly name = "http";
   private metrics: BridgeMetrics | undefined;
+  private readonly api: EvccApi;
   private readonly lag = new LoopLag();
   private readonly sockets = new Set<Socket>();
   private server: Server | undefined;
 
-  constructor(private readonly context: BridgeContext) {}
+  constructor(private readonly context: BridgeContext) {
+    const host = context.config.http.listen ? parseListen(context.config.http.listen).host : "127.0.0.1";
+    this.api = new EvccApi(context, host, () => this.report().status === "ok");
+  }
 
   /** Where it listens (the real port when the configured one was 0); undefined before start. */
   address(): AddressInfo | undefined {
@@ -54,6 +59,7 @@ export class HealthServer implements Extension {
     this.metrics = metrics;
     metrics.start();
     this.lag.start();
+    this.api.start();
     const server = createServer((req, res) => void this.handle(req, res));
     server.on("connection", (socket) => {
       this.sockets.add(socket);
@@ -72,6 +78,7 @@ export class HealthServer implements Extension {
     } catch (error) {
       metrics.stop();
       this.lag.stop();
+      this.api.stop();
       const code = (error as NodeJS.ErrnoException).code;
       throw new Error(
         code === "EADDRINUSE"
@@ -84,13 +91,14 @@ export class HealthServer implements Extension {
     const bound = this.address();
     this.context.logger.info(
       { listen: bound ? `${host}:${bound.port}` : listen },
-      "health and metrics at /healthz and /metrics",
+      "health and metrics at /healthz and /metrics, evcc's REST API at /api/",
     );
   }
 
   async stop(): Promise<void> {
     this.metrics?.stop();
     this.lag.stop();
+    this.api.stop();
     const server = this.server;
     this.server = undefined;
     if (!server) return;
@@ -125,6 +133,15 @@ export class HealthServer implements Extension {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     try {
       const path = new URL(req.url ?? "/", "http://localhost").pathname;
+      if (path.startsWith("/api/")) {
+        const answer = await this.api.handle(req, path.slice("/api/".length));
+        const text =
+          typeof answer.body === "string" ? `${answer.body}\n` : `${JSON.stringify(answer.body)}\n`;
+        const type = typeof answer.body === "string" ? "text/plain; charset=utf-8" : "application/json";
+        const headers = { "cache-control": "no-store", ...answer.headers };
+        send(res, answer.status, type, scrub(text), headers, req.method === "HEAD");
+        return;
+      }
       if (req.method !== "GET" && req.method !== "HEAD") {
         send(res, 405, "text/plain; charset=utf-8", "use GET\n", { allow: "GET, HEAD" });
         return;
@@ -144,9 +161,9 @@ export class HealthServer implements Extension {
         const { contentType, body } = await this.metrics.render();
         send(res, 200, contentType, scrub(body), { "cache-control": "no-store" }, req.method === "HEAD");
       } else if (path === "/") {
-        send(res, 200, "text/plain; charset=utf-8", "ev2mqtt: /healthz /metrics\n");
+        send(res, 200, "text/plain; charset=utf-8", "ev2mqtt: /healthz /metrics /api/state\n");
       } else {
-        send(res, 404, "text/plain; charset=utf-8", "not found: /healthz /metrics\n");
+        send(res, 404, "text/plain; charset=utf-8", "not found: /healthz /metrics /api/state\n");
       }
     } catch (error) {
       this.context.logger.warn({ err: (error as Error).message }, "health request failed");
