@@ -58,7 +58,7 @@ const NOT_HERE: Array<[RegExp, string]> = [
     "go-e has no start or stop delay for PV-surplus charging; only the thresholds",
   ],
   [
-    /^loadpoints\/\d+\/(vehicle|priority|batteryboost|batteryboostlimit|smartcostlimit|smartfeedinprioritylimit|plan(\/strategy|\/static)?)(\/|$)/,
+    /^loadpoints\/\d+\/((vehicle|priority|batteryboost|batteryboostlimit|smartcostlimit|smartfeedinprioritylimit)(\/|$)|plan(\/strategy|\/static\/.*)?$)/,
     "the bridge has no such loadpoint setting; see the README's REST API table",
   ],
   [

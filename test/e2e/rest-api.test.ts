@@ -144,7 +144,17 @@ describe("evcc REST API", () => {
     const writes: Array<[string, string, unknown, Record<string, unknown>]> = [
       ["POST", "mode/pv", "pv", { frc: 0, lmo: 4, fup: true, acp: true }],
       ["POST", "maxcurrent/10", 10, { amp: 10 }],
+      ["POST", "mincurrent/8", 8, { mca: 8 }],
       ["POST", "phases/1", 1, { psm: 1 }],
+      ["POST", "limitenergy/5", 5, { dwo: 5000 }],
+      ["POST", "enable/threshold/-1800", -1800, { fst: 1800 }],
+      ["POST", "disable/threshold/300", 300, { sh: 300 }],
+      ["POST", "target/energy/12", 12, { lmo: 5, ate: 12_000 }],
+      ["POST", "target/time/07:30", undefined, { lmo: 5, att: 27_000 }],
+      ["DELETE", "target/time", "none", { lmo: 4 }],
+      ["POST", "plan/energy/20/06:15", 20, { lmo: 5, ate: 20_000, att: 22_500 }],
+      ["DELETE", "plan/energy", "none", { lmo: 4 }],
+      ["POST", "mode/smart", "pv", { frc: 0, lmo: 4 }],
       ["POST", "mode/now", "now", { frc: 2 }],
     ];
     for (const [method, path, result, status] of writes) {
@@ -159,6 +169,7 @@ describe("evcc REST API", () => {
       expect(JSON.parse(onMqtt.payload), path).toEqual({ ok: true, value: answer.body.result });
     }
     await watch.waitForValue(`${LP}/maxCurrent`, "10");
+    await watch.waitForValue(`${LP}/minCurrent`, "8");
     await watch.waitForValue(`${LP}/mode`, "now");
   });
 
