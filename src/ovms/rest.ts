@@ -23,6 +23,8 @@ export interface RestOptions {
   queue: UpstreamQueue;
   /** No request for this long after a 429 (default a minute: the quota refills once a minute). */
   rateLimitPauseMs?: number;
+  /** The server's session sweep period and how young a session is "fresh" (10 s, 60 s), for tests. */
+  sessionTiming?: { sweepMs: number; freshMs: number };
 }
 
 export interface RestCallOptions {
@@ -96,6 +98,10 @@ export class OvmsRest {
     this.cookie = undefined;
   }
 
+  private get freshMs(): number {
+    return this.options.sessionTiming?.freshMs ?? FRESH_SESSION_MS;
+  }
+
   /** How long sessions surely live, once learnt (for tests and the bench). */
   get knownSessionLifetimeMs(): number | undefined {
     return this.safeLifetimeMs;
@@ -124,7 +130,7 @@ export class OvmsRest {
   private refusedSession(status: number, body: string): boolean {
     if (status === 401) return true;
     if (status !== 404) return false;
-    return /auth/i.test(body) || performance.now() - this.loginAt >= FRESH_SESSION_MS;
+    return /auth/i.test(body) || performance.now() - this.loginAt >= this.freshMs;
   }
 
   /**
@@ -136,9 +142,9 @@ export class OvmsRest {
   private learnLifetime(): void {
     const age = performance.now() - this.loginAt;
     // a young session refused is a server restart or the like, not its lifetime
-    if (age >= FRESH_SESSION_MS) this.deadAfterMs = Math.min(this.deadAfterMs ?? Infinity, age);
+    if (age >= this.freshMs) this.deadAfterMs = Math.min(this.deadAfterMs ?? Infinity, age);
     if (this.lastOkAt <= this.loginAt) return;
-    const lived = this.lastOkAt - this.loginAt - SWEEP_MS;
+    const lived = this.lastOkAt - this.loginAt - (this.options.sessionTiming?.sweepMs ?? SWEEP_MS);
     if (lived > 0) this.safeLifetimeMs = Math.max(this.safeLifetimeMs ?? 0, lived);
   }
 
