@@ -3,7 +3,7 @@ import { ConfigError, loadConfig, parseConfig } from "./config/load.js";
 import type { Config } from "./config/schema.js";
 import { Daemon } from "./daemon.js";
 import { DEMO_METER, DemoMeter } from "./demo-meter.js";
-import { DEMO_CHARGERS, DEMO_CLIMKIT, type DemoUrls, DemoWorld, GARAGE } from "./demo-world.js";
+import { CARPORT, DEMO_CHARGERS, DEMO_CLIMKIT, type DemoUrls, DemoWorld, GARAGE } from "./demo-world.js";
 import { splitHostPort } from "./mqtt/broker.js";
 import { runDaemon } from "./run.js";
 import { createLogger } from "./util/log.js";
@@ -37,6 +37,8 @@ export async function runDemo(configFile?: string, logLevel?: LevelWithSilent): 
   // the car at the garage charger, the carport charger and the building's meters, as one world
   const world = new DemoWorld();
   const urls = await world.start();
+  // the carport charger holds a departure plan, as set in the go-e app: 15 kWh by 07:00
+  world.goe.update(CARPORT, { lmo: 5, ate: 15_000, att: 7 * 3600 });
   // a second car arrives at the carport half a minute in, so the demo shows a session start
   const arrival = setTimeout(() => world.plugInCarport(), 30_000);
   arrival.unref();
@@ -70,6 +72,9 @@ export async function runDemo(configFile?: string, logLevel?: LevelWithSilent): 
         `Charge from PV surplus (a simulated meter publishes on ${DEMO_METER.grid}):`,
         `  mosquitto_pub -h ${host} -p ${port} -t ${topic}/loadpoints/1/mode/set -m pv`,
         `  mosquitto_pub -h ${host} -p ${port} -t ${topic}/vehicles/car/charging/set -m false`,
+        "Change the carport's departure plan (or end it with none):",
+        `  mosquitto_pub -h ${host} -p ${port} -t ${topic}/loadpoints/2/planTime/set -m 06:30`,
+        `  mosquitto_pub -h ${host} -p ${port} -t ${topic}/loadpoints/2/planEnergy/set -m 20`,
         "Stop with Ctrl-C.",
         "",
       ].join("\n"),

@@ -24,6 +24,8 @@ import {
 // - mqtt/switch.py, lock.py, binary_sensor.py: a payload that is neither on/off (locked/unlocked)
 //   nor `None` is logged and dropped.
 // - mqtt/device_tracker.py: an attribute set without latitude/longitude leaves the position.
+// - text/__init__.py `state`: a value longer than max (default 255) or shorter than min
+//   (default 0), or one the `pattern` does not match, raises ValueError.
 // - Empty payloads: the bridge's templates render them as `None`, HA's PAYLOAD_NONE (unknown).
 
 export type Config = Record<string, unknown> & { device?: Record<string, unknown> };
@@ -36,6 +38,7 @@ export const COMPONENTS = new Set([
   "select",
   "switch",
   "lock",
+  "text",
   "button",
   "device_tracker",
 ]);
@@ -181,6 +184,16 @@ export function problems(topic: string, config: Config, state: string | undefine
       if (value !== undefined && value !== config.state_locked && value !== config.state_unlocked)
         say(`state ${value} is neither state_locked nor state_unlocked`);
       break;
+    case "text": {
+      const max = (config.max as number | undefined) ?? 255;
+      const min = (config.min as number | undefined) ?? 0;
+      if (value !== undefined && (value.length > max || value.length < min))
+        say(`state ${value} is not ${min}..${max} characters long`);
+      const pattern = config.pattern as string | undefined;
+      if (value !== undefined && pattern !== undefined && !new RegExp(pattern).test(value))
+        say(`state ${value} does not match the pattern ${pattern}`);
+      break;
+    }
     case "device_tracker":
       if (typeof config.json_attributes_topic !== "string") say("a tracker needs json_attributes_topic");
       break;
