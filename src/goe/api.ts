@@ -20,10 +20,28 @@ export interface GoeApiOptions {
   configPath: string;
 }
 
-/** Encodes `/api/set` values the way go-e reads them: JSON, so strings are quoted. */
+/**
+ * Whether a value goes over the wire as it is: JSON turns Infinity and NaN into null (which
+ * for dwo removes the energy limit) and drops undefined and functions.
+ */
+export function sendableJson(value: unknown): boolean {
+  if (typeof value === "number") return Number.isFinite(value);
+  if (value === null || typeof value === "string" || typeof value === "boolean") return true;
+  if (Array.isArray(value)) return value.every(sendableJson);
+  if (typeof value === "object") return Object.values(value).every(sendableJson);
+  return false;
+}
+
+/**
+ * Encodes `/api/set` values the way go-e reads them: JSON, so strings are quoted. A value JSON
+ * would change is a bug upstream of here: it throws, and nothing is sent.
+ */
 export function encodeSetQuery(params: Record<string, unknown>): string {
   return Object.entries(params)
-    .map(([key, value]) => `${encodeURIComponent(key)}=${encodeURIComponent(JSON.stringify(value))}`)
+    .map(([key, value]) => {
+      if (!sendableJson(value)) throw new Error(`go-e set: ${key} has no exact JSON form; nothing was sent`);
+      return `${encodeURIComponent(key)}=${encodeURIComponent(JSON.stringify(value))}`;
+    })
     .join("&");
 }
 

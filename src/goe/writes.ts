@@ -1,6 +1,6 @@
 import type { Value } from "../source.js";
 import { shown } from "../util/echo.js";
-import type { GoeStatus } from "./api.js";
+import { type GoeStatus, sendableJson } from "./api.js";
 import { chargeMode, MIN_CURRENT, maxCurrentLimit, num, phasesConfigured } from "./mapping.js";
 import { LOADPOINT_SETTINGS, type PlanContext } from "./writes-loadpoint.js";
 
@@ -237,14 +237,6 @@ function planPhases(payload: string): PlanResult {
   return { params: { psm: value }, expected: Number(payload), readBack: (s) => phasesConfigured(s) };
 }
 
-/** Whether every number in a JSON value is finite (JSON.parse reads 1e400 as Infinity). */
-function allFinite(value: unknown): boolean {
-  if (typeof value === "number") return Number.isFinite(value);
-  if (Array.isArray(value)) return value.every(allFinite);
-  if (value !== null && typeof value === "object") return Object.values(value).every(allFinite);
-  return true;
-}
-
 function planRawKey(
   key: string,
   payload: string,
@@ -261,7 +253,8 @@ function planRawKey(
     if (/^[^{}[\]"]*$/.test(payload) && !/^(true|false|null|-?\d)/.test(payload)) value = payload;
     else return { error: `goe/${key}: payload is not valid JSON (got ${shown(payload)})` };
   }
-  if (!allFinite(value)) return { error: `goe/${key}: numbers must be finite (got ${shown(payload)})` };
+  // JSON.parse reads 1e400 as Infinity, which would go out as null
+  if (!sendableJson(value)) return { error: `goe/${key}: numbers must be finite (got ${shown(payload)})` };
   const problem = ALLOWED.get(key)?.(value, status);
   if (problem) return { error: `goe/${key} ${problem}` };
   const expected: Value =

@@ -69,6 +69,14 @@ describe("go-e writes", () => {
     expect(encodeSetQuery({ amp: 16, fna: "my go-e", fup: true, dwo: null })).toBe(
       "amp=16&fna=%22my%20go-e%22&fup=true&dwo=null",
     );
+    // what JSON would change never goes out: Infinity would arrive as null and lift the limit
+    for (const params of [
+      { dwo: Number.POSITIVE_INFINITY },
+      { ids: { pGrid: Number.NaN } },
+      { amp: undefined },
+    ]) {
+      expect(() => encodeSetQuery(params)).toThrow(/nothing was sent/);
+    }
   });
 
   it("reads both set answers: the cloud's succeeded/failed and the local per-key object", () => {
