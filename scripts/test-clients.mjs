@@ -135,13 +135,21 @@ function startBridge(brokerUrl) {
   start("bridge", process.execPath, [join(ROOT, "dist", "cli.js"), "--demo", "--config", config]);
 }
 
-/** The example flows as a user imports them, the broker node pointed at this test's broker. */
-function flows(brokerPort) {
+/**
+ * The example flows as a user imports them and adapts them: each broker node pointed at this
+ * test's broker, the root topic in each flow's ★ node changed to the demo's.
+ */
+function flows(brokerPort, root) {
   const dir = join(ROOT, "examples", "node-red");
   const byId = new Map();
   for (const file of readdirSync(dir).filter((name) => name.endsWith(".json")).sort()) {
     for (const node of JSON.parse(readFileSync(join(dir, file), "utf8"))) {
       if (node.type === "mqtt-broker") node.port = String(brokerPort);
+      if (node.type === "function" && node.name.includes("★")) {
+        const edited = node.func.replace('const root = "ev2mqtt";', `const root = "${root}";`);
+        if (edited === node.func) fail(`${file}: the ★ node has no line 'const root = "ev2mqtt";' to edit`);
+        node.func = edited;
+      }
       // the broker node is in every file: importing a second file keeps the existing one
       byId.set(node.id, node);
     }
@@ -149,11 +157,11 @@ function flows(brokerPort) {
   return [...byId.values()];
 }
 
-async function startNodeRed(port, brokerPort) {
+async function startNodeRed(port, brokerPort, root) {
   const userDir = join(temp, "node-red");
   mkdirSync(userDir);
   symlinkSync(join(CACHE, "node_modules"), join(userDir, "node_modules"));
-  writeFileSync(join(userDir, "flows.json"), JSON.stringify(flows(brokerPort), null, 2));
+  writeFileSync(join(userDir, "flows.json"), JSON.stringify(flows(brokerPort, root), null, 2));
   writeFileSync(
     join(userDir, "settings.js"),
     `module.exports = ${JSON.stringify({
@@ -249,6 +257,9 @@ async function main() {
   ensureNodeRed();
   if (!existsSync(join(ROOT, "dist", "cli.js"))) execFileSync("npm", ["run", "build", "--silent"], { cwd: ROOT, stdio: "inherit" });
   ({ canConnect, freePort } = await import(join(ROOT, "dist", "util", "net.js")));
+  // the demo publishes under its own root, whatever the configuration says
+  const { DEMO_ROOT: ROOT_TOPIC } = await import(join(ROOT, "dist", "demo.js"));
+  const topic = (rest) => `${ROOT_TOPIC}/${rest}`;
   const require = createRequire(join(CACHE, "package.json"));
   const mqtt = (await import("mqtt")).default;
 
@@ -259,17 +270,17 @@ async function main() {
   const watch = await mqtt.connectAsync(brokerUrl);
   const latest = new Map();
   watch.on("message", (topic, payload) => latest.set(topic, payload.toString()));
-  await watch.subscribeAsync("ev2mqtt/#");
+  await watch.subscribeAsync(topic("#"));
   startBridge(brokerUrl);
   await waitFor(
     "the bridge's demo to publish loadpoint 1 and the car",
-    () => latest.get("ev2mqtt/loadpoints/1/chargePower") === "11040" && latest.get("ev2mqtt/vehicles/car/charging") === "true",
+    () => latest.get(topic("loadpoints/1/chargePower")) === "11040" && latest.get(topic("vehicles/car/charging")) === "true",
     40_000,
   );
   say("bridge up: loadpoint 1 charges at 11040 W, the car charges");
 
   const port = await freePort();
-  await startNodeRed(port, brokerPort);
+  await startNodeRed(port, brokerPort, ROOT_TOPIC);
   const redLog = () => logs.nodeRed.join("");
   if (/missing types|Waiting for missing/i.test(redLog())) fail(`Node-RED misses node types:\n${redLog()}`);
   await waitFor("Node-RED's broker node to connect", () => /Connected to broker/.test(redLog()), 20_000);
@@ -309,7 +320,7 @@ async function main() {
     return before;
   })()`);
   if (clicked !== true) fail(`the Charging switch was not on before the click (${JSON.stringify(clicked)})`);
-  await waitFor("the simulated charger to stop (loadpoint 1 at 0 W)", () => latest.get("ev2mqtt/loadpoints/1/chargePower") === "0", 30_000);
+  await waitFor("the simulated charger to stop (loadpoint 1 at 0 W)", () => latest.get(topic("loadpoints/1/chargePower")) === "0", 30_000);
   await waitFor("the bridge's answer on the page", async () => /done: false/.test(await page.text()), 20_000);
   await waitFor(
     "the switch to show the car's state (off)",
@@ -319,7 +330,7 @@ async function main() {
   say("the Charging switch stopped the car and the charger; the answer 'done: false' is on the page");
 
   // a write the bridge refuses: its answer shows on the page, in red
-  watch.publish("ev2mqtt/loadpoints/1/maxCurrent/set", "99");
+  watch.publish(topic("loadpoints/1/maxCurrent/set"), "99");
   const refused = await waitFor(
     "the refusal on the page",
     () =>
@@ -334,7 +345,7 @@ async function main() {
 
   // and on again: the car and the charger charge again, as the page shows
   await page.evaluate("document.querySelector('.nrdb-ui-switch input, .v-switch input').click()");
-  await waitFor("the charger to charge again", () => latest.get("ev2mqtt/loadpoints/1/chargePower") === "11040", 30_000);
+  await waitFor("the charger to charge again", () => latest.get(topic("loadpoints/1/chargePower")) === "11040", 30_000);
   await waitFor("the switch to show the car charging", async () => /done: true/.test(await page.text()) && page.evaluate("document.querySelector('.nrdb-ui-switch input, .v-switch input').checked === true"), 20_000);
   await waitFor("the gauge to show 11 kW", async () => /11\s*kW/.test(await page.text()), 20_000);
   say("switched on again: the charger charges at 11040 W, the gauge shows 11 kW");
