@@ -6,16 +6,22 @@ import { logLevel } from "./util/log.js";
 
 /** What `bridge/info` and the `info` request answer with. Holds no secret: ids, topics, names. */
 export function bridgeInfo(context: BridgeContext): Record<string, unknown> {
+  const devices = context.devices();
+  const announced = new Set(devices.map((device) => device.describe().topic));
   return {
     version: context.version,
     topic: context.publisher.root,
     instance: context.instance,
     log_level: logLevel(context.logger),
     discovery: context.config.homeassistant.discovery,
-    devices: context.devices().map((device) => {
+    devices: devices.map((device) => {
       const { id, topic, kind, name, model, swVersion } = device.describe();
       return { id, topic, kind, name, model, swVersion, writable: Boolean(device.write) };
     }),
+    // states without a device yet: a Climkit account before its first discovery
+    accounts: [...context.availability()]
+      .filter(([topic]) => !announced.has(topic))
+      .map(([topic, state]) => ({ topic, online: state.online, error: state.error })),
   };
 }
 
@@ -36,12 +42,14 @@ export class BridgeInfo implements Extension {
 
   async start(): Promise<void> {
     this.context.events.on("device", this.schedule);
+    this.context.events.on("availability", this.onAvailability);
     this.context.connection.subscribe(this.topic, this.onInfo);
     this.publish();
   }
 
   async stop(): Promise<void> {
     this.context.events.off("device", this.schedule);
+    this.context.events.off("availability", this.onAvailability);
     this.context.connection.unsubscribe(this.topic, this.onInfo);
     clearTimeout(this.timer);
   }
@@ -56,6 +64,11 @@ export class BridgeInfo implements Extension {
     clearTimeout(this.timer);
     this.timer = setTimeout(() => this.publish(), 200);
     this.timer.unref();
+  };
+
+  // only a state without a device shows in the info (devices' states are in bridge/health)
+  private readonly onAvailability = (topic: string): void => {
+    if (!this.context.devices().some((device) => device.describe().topic === topic)) this.schedule();
   };
 
   private readonly onInfo = (_topic: string, payload: Buffer, packet: IPublishPacket): void => {

@@ -93,8 +93,24 @@ class ClimkitSource implements Source {
     await this.api.close();
   }
 
+  /**
+   * An account without `sites:` has no site topic until its first discovery. So that a failed
+   * login or an unreachable server is not invisible (no topic, nothing in /healthz or
+   * bridge/health), the account itself has a state: `climkit/<n>/online` and `…/error`.
+   */
+  get accountTopic(): string | undefined {
+    return listedSites(this.config) ? undefined : `climkit/${this.index + 1}`;
+  }
+
   private async poll(): Promise<void> {
-    const sites = await this.ensureSites();
+    let sites: ClimkitSite[];
+    try {
+      sites = await this.ensureSites();
+    } catch (error) {
+      if (this.accountTopic && !this.abort.signal.aborted) this.report(this.accountTopic, describeError(error));
+      throw error;
+    }
+    if (this.accountTopic) this.report(this.accountTopic, "");
     let failure: unknown;
     let succeeded = 0;
     for (const site of sites) {

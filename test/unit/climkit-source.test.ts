@@ -282,3 +282,23 @@ describe("Climkit source against the simulator", () => {
     expect(Date.now() - stopping).toBeLessThan(1500);
   });
 });
+
+describe("a Climkit account without sites: (issue 11 item 10)", () => {
+  it("has a visible state before its first discovery: the login error, then online", async () => {
+    const { sink } = await run({
+      config: { sites: undefined, password: "wrong-password-1" },
+    });
+    // no site topic exists yet; the account's own topic says why
+    await waitFor(() => sink.lastError("climkit/1"), 10_000, "the account's error");
+    expect(sink.online("climkit/1")).toBe(false);
+    expect(sink.lastError("climkit/1")).toMatch(/401|refused|password|credentials/i);
+    expect(sink.devices.size).toBe(0);
+  });
+
+  it("reports the account online once its sites are discovered", async () => {
+    const { sink } = await run({ config: { sites: undefined } });
+    await waitFor(() => polls(sink) >= 1, 10_000, "first poll");
+    expect(sink.online("climkit/1")).toBe(true);
+    expect(sink.lastError("climkit/1")).toBe("");
+  });
+});
