@@ -212,7 +212,8 @@ function planMode(payload: string): PlanResult {
 function planMaxCurrent(payload: string, status: GoeStatus | undefined): PlanResult {
   const max = maxCurrentLimit(status);
   const amps = Number(payload);
-  if (!/^\d+$/.test(payload) || !Number.isInteger(amps) || amps < MIN_CURRENT || amps > max) {
+  // 16.0 is a whole number too (Home Assistant and Node-RED send numbers that way); 16.5 is not
+  if (!/^\d+(\.0+)?$/.test(payload) || !Number.isInteger(amps) || amps < MIN_CURRENT || amps > max) {
     return {
       error: `maxCurrent must be a whole number of amps, ${MIN_CURRENT}..${max} (got ${shown(payload)})`,
     };

@@ -67,6 +67,19 @@ export function writableKeys(options: WriteOptions): string[] {
 
 export function planWrite(key: string, payload: string, options: WriteOptions): WritePlan {
   const keys = writableKeys(options);
+  // the opt-in writes say how to opt in, not just "not writable"
+  if (key === "locked" && !options.pin) {
+    return {
+      ok: false,
+      error: `locking is off for this car: set pin: \${OVMS_PIN} (its OVMS module PIN) on the vehicle in ${options.configPath}.vehicles to enable locked/set`,
+    };
+  }
+  if (key === "command" && !options.shell) {
+    return {
+      ok: false,
+      error: `raw shell commands are off for this car: set shell: true on the vehicle in ${options.configPath}.vehicles to enable command/set`,
+    };
+  }
   if (!keys.includes(key)) {
     // the key is not echoed (the answer's topic names it): see util/echo.ts
     return { ok: false, error: `this value is not writable (writable: ${keys.join(", ")})` };
@@ -89,7 +102,8 @@ function validate(key: string, payload: string, options: WriteOptions): WritePla
     }
     case "chargeCurrent": {
       const text = payload.trim();
-      const amps = /^\d+$/.test(text) ? Number(text) : Number.NaN;
+      // 16.0 is a whole number too, as Home Assistant and Node-RED may send it
+      const amps = /^\d+(\.0+)?$/.test(text) ? Number(text) : Number.NaN;
       const { min, max } = CHARGE_CURRENT_RANGE;
       if (!(amps >= min && amps <= max)) {
         return {

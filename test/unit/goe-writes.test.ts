@@ -22,6 +22,9 @@ describe("go-e writes", () => {
     expect(params("mode", "NOW")).toEqual({ frc: 2 });
     expect(params("mode", "pv")).toEqual({ frc: 0, lmo: 4, fup: true, acp: true });
     expect(params("maxCurrent", "16")).toEqual({ amp: 16 });
+    // what Home Assistant's number entity and Node-RED may send: a whole number all the same
+    expect(params("maxCurrent", "16.0")).toEqual({ amp: 16 });
+    expect(refusal("maxCurrent", "16.5")).toContain("must be a whole number of amps");
     expect(params("phasesConfigured", "3")).toEqual({ psm: 2 });
     expect(params("phases", "1")).toEqual({ psm: 1 });
     expect(params("phases", "0")).toEqual({ psm: 0 });

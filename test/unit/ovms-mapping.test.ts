@@ -239,8 +239,21 @@ describe("planWrite", () => {
   });
 
   it("knows locked and command only when the vehicle enables them", () => {
-    expect(planWrite("locked", "true", enabled).ok).toBe(false);
-    expect(planWrite("command", "stat", enabled).ok).toBe(false);
+    // refusals of the opt-in writes say how to opt in
+    expect(planWrite("locked", "true", enabled)).toEqual({
+      ok: false,
+      error:
+        "locking is off for this car: set pin: ${OVMS_PIN} (its OVMS module PIN) on the vehicle in ovms[0].vehicles to enable locked/set",
+    });
+    expect(planWrite("command", "stat", enabled)).toEqual({
+      ok: false,
+      error:
+        "raw shell commands are off for this car: set shell: true on the vehicle in ovms[0].vehicles to enable command/set",
+    });
+    // a number with a zero fraction is a whole number of amps
+    const current = planWrite("chargeCurrent", "16.0", enabled);
+    expect(current.ok && current.command.params).toEqual(["16"]);
+    expect(planWrite("chargeCurrent", "16.5", enabled).ok).toBe(false);
     const lock = planWrite("locked", "false", { ...enabled, pin: "4711" });
     expect(lock.ok && [lock.command.code, lock.command.params]).toEqual([22, ["4711"]]);
     const shell = planWrite("command", "stat", { ...enabled, shell: true });

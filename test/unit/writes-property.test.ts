@@ -55,7 +55,7 @@ function oracle(write: Write, ama: number): Params | undefined {
   switch (write.key) {
     case "maxCurrent": {
       const amps = Number(payload);
-      return /^\d+$/.test(payload) && amps >= 6 && amps <= ama ? { amp: amps } : undefined;
+      return /^\d+(\.0+)?$/.test(payload) && amps >= 6 && amps <= ama ? { amp: amps } : undefined;
     }
     case "mode": {
       const modes: Record<string, Params> = {
