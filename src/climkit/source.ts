@@ -107,7 +107,8 @@ class ClimkitSource implements Source {
     try {
       sites = await this.ensureSites();
     } catch (error) {
-      if (this.accountTopic && !this.abort.signal.aborted) this.report(this.accountTopic, describeError(error));
+      if (this.accountTopic && !this.abort.signal.aborted)
+        this.report(this.accountTopic, describeError(error));
       throw error;
     }
     if (this.accountTopic) this.report(this.accountTopic, "");
