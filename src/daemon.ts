@@ -19,7 +19,15 @@ import { WriteRouter } from "./mqtt/writes.js";
 import { createOvmsSources } from "./ovms/index.js";
 import { unownedTopics } from "./retained-cleanup.js";
 import type { Device, Sink, Source, Values } from "./source.js";
+import { within } from "./util/duration.js";
 import type { Logger } from "./util/log.js";
+
+/**
+ * Shares of the 5 s a stop may take (run.ts exits at 5 s whatever happens): writes get 2 s to
+ * finish and their answers 0.2 s more, extensions 0.3 s, the MQTT connection 1.5 s (its final
+ * `status` and the end handshake, bounded in connection.ts), the embedded broker 0.3 s.
+ */
+const STOP_BUDGET_MS = { writes: 2000, answers: 200, extensions: 300, broker: 300 } as const;
 
 export function packageVersion(): string {
   try {
@@ -241,28 +249,42 @@ export class Daemon {
     return unownedTopics(this.config, probe.retained);
   }
 
-  /** Stops in reverse order: writes answered, sources stopped, `status offline`, broker closed. */
+  /**
+   * Stops in reverse order: writes answered, sources stopped, `status offline`, broker closed.
+   * Every step has its share of the 5 s a stop may take (STOP_BUDGET_MS), so a hanging upstream
+   * or a broker that died meanwhile never keeps the bridge from saying it stopped.
+   */
   async stop(): Promise<void> {
+    const budget = STOP_BUDGET_MS;
     // writes under way need their source to finish them: stop taking writes and stop the
-    // sources (no new polls; their pending writes are finished) at the same time
-    await Promise.all([
-      this.router?.stop(),
-      ...this.sources.map((source) =>
-        source
+    // sources (no new polls; their pending writes are finished) at the same time. The router
+    // answers what is still under way when its time is up.
+    const sourcesStopped = within(
+      Promise.all([
+        this.router?.stop(budget.writes),
+        ...this.sources.map((source) =>
+          source
+            .stop()
+            .catch((error: Error) =>
+              this.logger.warn({ source: source.name, err: error.message }, "stop failed"),
+            ),
+        ),
+      ]),
+      budget.writes + budget.answers,
+    );
+    if (!(await sourcesStopped))
+      this.logger.warn("upstreams still busy at the stop deadline; not waiting for them");
+    const extensionsStopped = (async () => {
+      for (const extension of [...this.extensions].reverse()) {
+        await extension
           .stop()
-          .catch((error: Error) =>
-            this.logger.warn({ source: source.name, err: error.message }, "stop failed"),
-          ),
-      ),
-    ]);
-    for (const extension of [...this.extensions].reverse()) {
-      await extension
-        .stop()
-        .catch((error: Error) => this.logger.warn({ err: error.message }, "extension stop failed"));
-    }
-    // taken over: the root is the other instance's now, and it is online
+          .catch((error: Error) => this.logger.warn({ err: error.message }, "extension stop failed"));
+      }
+    })();
+    await within(extensionsStopped, budget.extensions);
+    // taken over: the root is the other instance's now, and it is online (bounded inside)
     await this.connection?.stop(this.takenOver ? "online" : "offline");
-    await this.broker?.close();
+    await within(this.broker?.close(), budget.broker);
     this.logger.info("ev2mqtt stopped");
   }
 

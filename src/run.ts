@@ -3,7 +3,8 @@ import type { Daemon } from "./daemon.js";
 import { InstanceConflictError } from "./instance.js";
 import type { Logger } from "./util/log.js";
 
-const STOP_DEADLINE_MS = 5000;
+/** The process is gone by 5 s: cli.ts exits 100 ms after runDaemon returns. */
+const STOP_DEADLINE_MS = 4800;
 export const EXIT_CONFIG = 78; // EX_CONFIG from sysexits.h: systemd and users know it
 export const EXIT_INSTANCE_CONFLICT = 75; // EX_TEMPFAIL: another instance holds the root for now
 
@@ -21,9 +22,23 @@ export async function runDaemon(
     logger.fatal({ err: error.message, stack: error.stack }, "uncaught exception");
     process.exit(1);
   });
+  // the first SIGTERM/SIGINT stops the bridge; more while it stops (systemd and an impatient
+  // Ctrl-C send them) are only logged: the default action would kill it with writes unanswered
+  let signalled = false;
   const signal = new Promise<string>((resolve) => {
-    process.once("SIGTERM", () => resolve("SIGTERM"));
-    process.once("SIGINT", () => resolve("SIGINT"));
+    const onSignal = (name: string) => {
+      if (signalled) {
+        logger.warn(
+          { signal: name },
+          "already stopping; the signal is ignored (the bridge stops within 5 s)",
+        );
+        return;
+      }
+      signalled = true;
+      resolve(name);
+    };
+    process.on("SIGTERM", () => onSignal("SIGTERM"));
+    process.on("SIGINT", () => onSignal("SIGINT"));
   });
   let started = false;
   for (;;) {
@@ -50,9 +65,12 @@ export async function runDaemon(
     started = true;
     const reason = await Promise.race([signal, daemon.ended]);
     logger.info(typeof reason === "string" ? { signal: reason } : { reason: reason.why }, "stopping");
+    // every stop step is bounded (daemon.ts): this is the last resort, and still a normal exit
+    // (systemd would record exit 1 as a failure and count it against the restart limit)
     const deadline = setTimeout(() => {
-      logger.error("did not stop within 5 s; exiting anyway");
-      process.exit(1);
+      logger.warn("stopping took longer than 5 s; exiting now");
+      logger.info("ev2mqtt stopped");
+      process.exit(typeof reason === "string" ? 0 : reason.why === "takenOver" ? EXIT_INSTANCE_CONFLICT : 0);
     }, STOP_DEADLINE_MS);
     deadline.unref();
     await daemon.stop();

@@ -7,6 +7,7 @@ import mqtt, {
   type MqttClient,
   UniqueMessageIdProvider,
 } from "mqtt";
+import { within } from "../util/duration.js";
 import type { Logger } from "../util/log.js";
 import { topicLevel, topicProblem } from "../util/topic.js";
 import { Freshness, markerTopic } from "./freshness.js";
@@ -51,8 +52,9 @@ export type MessageHandler = (
  * for it wait on the broker meanwhile).
  */
 const RECONNECT_MS = 1000;
-/** How long the end handshake may take before the socket is simply closed. */
-const END_TIMEOUT_MS = 1000;
+/** How long the final `status` may take to be acknowledged, and then the end handshake (stop). */
+const STATUS_TIMEOUT_MS = 800;
+const END_TIMEOUT_MS = 700;
 
 /** Does an MQTT topic filter (with + and #) match a topic? */
 export function topicMatches(filter: string, topic: string): boolean {
@@ -214,19 +216,14 @@ export class MqttConnection extends EventEmitter<{ connect: []; disconnect: [] }
     if (!client) return;
     this.stopping = true;
     if (client.connected) {
-      await Promise.race([
+      await within(
         this.publish(this.options.statusTopic, finalStatus, { qos: 1, retain: true }),
-        new Promise((resolve) => setTimeout(resolve, 1500)),
-      ]);
+        STATUS_TIMEOUT_MS,
+      );
     }
     // a broker that is gone (or killed while answers were in flight) never completes the end
     // handshake: the callback would never come, and the bridge would never say it stopped
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      new Promise<void>((resolve) => client.end(false, {}, () => resolve())),
-      new Promise<void>((resolve) => (timer = setTimeout(resolve, END_TIMEOUT_MS))),
-    ]);
-    clearTimeout(timer);
+    await within(new Promise<void>((resolve) => client.end(false, {}, () => resolve())), END_TIMEOUT_MS);
     client.end(true);
     this.freshness.end();
     this.client = undefined;
