@@ -197,3 +197,32 @@ export function mergePushed(
   }
   return { records, sawY: preferY };
 }
+
+/** What `charging` is decoded from: the S record's charge state and the D record's flag. */
+export interface ChargingParts {
+  state?: unknown;
+  flag?: unknown;
+}
+
+/** Notes the charge state and flag of records being applied (pushed or read). */
+export function noteChargingParts(records: VehicleRecords, parts: ChargingParts): void {
+  for (const record of [records.charge, records.status]) {
+    if (record?.chargestate !== undefined) parts.state = record.chargestate;
+    if (record?.charging !== undefined) parts.flag = record.charging;
+  }
+}
+
+/**
+ * A pushed S or D alone carries only half of `charging` (S the state, D the flag): decoding it
+ * alone would say "not charging" whenever the two disagree (`prepare` with the flag set), so
+ * `charging`, and fast reporting with it, would flip at every record. The other half is added
+ * from the last one known, as a REST read has both.
+ */
+export function withChargingParts(records: VehicleRecords, parts: ChargingParts): VehicleRecords {
+  const completed = { ...records };
+  if (records.charge && !records.status && parts.flag !== undefined)
+    completed.status = { charging: parts.flag };
+  if (records.status && !records.charge && parts.state !== undefined)
+    completed.charge = { chargestate: parts.state };
+  return completed;
+}

@@ -16,9 +16,12 @@ import {
 } from "./mapping.js";
 import { type RestRead, RestReader } from "./poll.js";
 import { withinRange } from "./ranges.js";
-import { mergePushed } from "./records.js";
+import { type ChargingParts, mergePushed, noteChargingParts, withChargingParts } from "./records.js";
 
 export type { ServerContext } from "./context.js";
+
+/** A link down this long is not coming back at once: REST polling takes over. */
+const LINK_GRACE_MS = 5_000;
 
 // One OVMS vehicle. Its values come from the records the server pushes on the vehicle's v2
 // link the moment the car sends them. REST is read at start (the vehicle list and the stored
@@ -44,6 +47,9 @@ export class OvmsVehicle implements Device {
   private startRead = false;
   /** The car has sent a V3 `Y` tyre record: its `W` ones are ignored. */
   private sawY = false;
+  /** The last charge state (S) and charging flag (D) applied. */
+  private readonly chargingParts: ChargingParts = {};
+  private linkDownTimer: NodeJS.Timeout | undefined;
   /** When the last `Z` line came: a vehicle list asked for before it is older. */
   private moduleConnectedAt = Number.NEGATIVE_INFINITY;
   private refusalLogged = false;
@@ -100,6 +106,7 @@ export class OvmsVehicle implements Device {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    clearTimeout(this.linkDownTimer);
     this.server.fast?.set(this.config.id, false);
     await this.poller.stop();
   }
@@ -126,7 +133,9 @@ export class OvmsVehicle implements Device {
     this.sawY = merged.sawY;
     const fresh = freshRecords(merged.records, this.recordTimes, live ? Date.now() : undefined);
     const age = live ? 0 : ageS;
-    this.publish(fresh, false, fresh.charge && age !== undefined ? { messageAge: age } : {});
+    const decoded = withChargingParts(fresh, this.chargingParts);
+    noteChargingParts(fresh, this.chargingParts);
+    this.publish(decoded, false, fresh.charge && age !== undefined ? { messageAge: age } : {});
   }
 
   /** The v2 link's `Z` line: whether the car's module is connected to the server. */
@@ -154,8 +163,14 @@ export class OvmsVehicle implements Device {
       this.setAvailability(true, "");
     }
     this.applyMode();
-    // values must keep flowing: poll now that the link is gone
-    if (!up && !this.stopped && this.sink && !this.polling) void this.poller.pollNow().catch(() => undefined);
+    // values must keep flowing: poll when the link stays down (it is usually back within a second)
+    clearTimeout(this.linkDownTimer);
+    if (!up && !this.stopped && this.sink) {
+      this.linkDownTimer = setTimeout(() => {
+        if (!this.linkUp && !this.stopped && !this.polling) void this.poller.pollNow().catch(() => undefined);
+      }, LINK_GRACE_MS);
+      this.linkDownTimer.unref?.();
+    }
   }
 
   /** A property, not a method: the daemon may pass it around unbound. */
@@ -215,6 +230,7 @@ export class OvmsVehicle implements Device {
       const { v_net_connected: _older, ...rest } = records.vehicle;
       records.vehicle = rest;
     }
+    noteChargingParts(records, this.chargingParts);
     this.publish(records, true);
   }
 
@@ -266,8 +282,9 @@ export class OvmsVehicle implements Device {
     if (this.stopped) return;
     const message = scrub(describeError(error));
     this.server.logger.warn({ vehicle: this.config.id, retryInMs }, `OVMS poll failed: ${message}`);
-    // the values keep coming over the link: a failed cross-check does not take the car offline
-    if (this.linkUp && this.startRead) return;
+    // the values keep coming over the link (so the car is on the account): a failed REST read
+    // does not take it offline
+    if (this.linkUp) return;
     this.setAvailability(false, message);
   }
 

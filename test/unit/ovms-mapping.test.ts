@@ -6,7 +6,13 @@ import {
   loadpointValues,
   toNumber,
 } from "../../src/ovms/mapping.js";
-import { parsePushedRecord } from "../../src/ovms/records.js";
+import {
+  type ChargingParts,
+  mergePushed,
+  noteChargingParts,
+  parsePushedRecord,
+  withChargingParts,
+} from "../../src/ovms/records.js";
 import type { CarState } from "../../src/ovms/simulator/car.js";
 import { SimCar } from "../../src/ovms/simulator/car.js";
 import { chargeJson, statusJson, tpmsJson } from "../../src/ovms/simulator/json.js";
@@ -303,5 +309,40 @@ describe("record freshness", () => {
     expect(stale.location).toEqual({});
     const newer = freshRecords({ charge: { soc: "44", m_msgtime_s: "2025-05-01 10:00:12" } }, applied);
     expect(newer.charge?.soc).toBe("44");
+  });
+});
+
+describe("pushed records decoded as REST reads them", () => {
+  it("decodes charging from a lone S or D together with the other half last seen", () => {
+    const parts: ChargingParts = {};
+    const both = mergePushed(
+      [
+        { code: "D", data: "16,8,4" },
+        { code: "S", data: "80,K,230,13,prepare" },
+      ],
+      false,
+    );
+    noteChargingParts(both.records, parts);
+    // the car prepares while the D flag says charging: one state, charging
+    for (const code of ["S", "D"]) {
+      const line = code === "S" ? { code, data: "81,K,230,13,prepare" } : { code, data: "16,8,4" };
+      const alone = mergePushed([line], false).records;
+      expect(decodeVehicle(withChargingParts(alone, parts)).values.charging, code).toBe(true);
+      expect(decodeVehicle(alone).values.charging === true, `${code} alone`).toBe(code === "D");
+    }
+  });
+
+  it("takes tyres from Y and never from W once a Y was seen", () => {
+    const replay = mergePushed(
+      [
+        { code: "W", data: "35.1,20,35.2,20,35.3,20,35.4,20,1" },
+        { code: "Y", data: "4,fl,fr,rl,rr,4,251.3,249.6,238.2,240.7,1,4,20,21,19,20,1" },
+      ],
+      false,
+    );
+    expect(replay.sawY).toBe(true);
+    expect(decodeVehicle(replay.records).values["tyres/fl/pressure"]).toBe(251.3);
+    const lateW = mergePushed([{ code: "W", data: "35.1,20,35.2,20,35.3,20,35.4,20,1" }], replay.sawY);
+    expect(lateW.records.tpms).toBeUndefined();
   });
 });
