@@ -39,6 +39,16 @@ describe("decodeVehicle", () => {
     });
   });
 
+  it("publishes no value for a charge limit or mode the HA controls cannot show (issue 12 item 4)", () => {
+    const decode = (chargelimit: string, mode: string) =>
+      decodeVehicle({ charge: { chargelimit, mode } }).values;
+    // HA would log "Invalid value … (range 1 - 32)" / an invalid option and keep the old state
+    expect(decode("0", "eco")).toMatchObject({ chargeCurrent: null, chargeMode: null });
+    expect(decode("40", "Performance")).toMatchObject({ chargeCurrent: null, chargeMode: "performance" });
+    expect(decode("16", "range")).toMatchObject({ chargeCurrent: 16, chargeMode: "range" });
+    expect(decode("16", "constructor").chargeMode).toBeNull();
+  });
+
   it("reads flags that are 0 as false, whatever chargestate the car had before", () => {
     const { values } = decodeVehicle({
       charge: { charging: 0, chargestate: "stopped", cp_dooropen: 0, pilotpresent: 0, soc: "80" },
