@@ -148,7 +148,11 @@ export class EvccApi {
     // the bridge's one write path: the same checks, /result and read-back as an MQTT /set
     const [name, payload] = write;
     const result = await this.context.write(`loadpoints/${id}/${name}`, payload, { via: "rest" });
-    return result.ok ? { status: 200, body: { result: result.value } } : fail(400, result.error);
+    if (result.ok) return { status: 200, body: { result: result.value } };
+    // a refusal is the user's to fix (400, as evcc answers); a charger the bridge cannot reach
+    // is not, and a client may retry later
+    const offline = this.context.availability().get(`loadpoints/${id}`)?.online === false;
+    return fail(offline ? 502 : 400, result.error);
   }
 
   private hasLoadpoint(id: number): boolean {

@@ -208,6 +208,20 @@ describe("evcc REST API", () => {
     expect(setCalls()).toBe(before);
   });
 
+  it("answers 502 while the charger cannot be reached, and works again once it can", async () => {
+    sim.fault("000001", { status: 503 });
+    await watch.waitForValue(`${LP}/online`, "false");
+    const answer = await call("POST", `${api}/loadpoints/1/maxcurrent/11`);
+    expect(answer.status).toBe(502);
+    expect(String(answer.body.error)).toMatch(/503/);
+    sim.fault("000001", undefined);
+    await watch.waitForValue(`${LP}/online`, "true");
+    expect(await call("POST", `${api}/loadpoints/1/maxcurrent/11`)).toEqual({
+      status: 200,
+      body: { result: 11 },
+    });
+  });
+
   it("refuses a write without the token, a wrong token, and any write on a non-loopback listener without one", async () => {
     const before = [sim.setCalls("000001").length, sim.setCalls("000002").length];
     expect((await call("POST", `${api}/loadpoints/1/maxcurrent/12`, null)).status).toBe(401);
