@@ -84,14 +84,17 @@ export type ChargeMode = "off" | "now" | "pv";
 
 /**
  * frc=1 (off) → off; frc=2 (on) → now; neutral frc=0 leaves it to the charger's logic: with
- * "use PV surplus" (fup) that is pv, otherwise the charger charges as soon as a car is there,
- * which is what evcc calls now.
+ * "use PV surplus" (fup) in Eco logic that is pv, otherwise the charger charges as soon as a
+ * car is there (or as its departure plan says), which is what evcc calls now.
  */
 export function chargeMode(status: GoeStatus): ChargeMode | undefined {
   const frc = num(status.frc);
   if (frc === 1) return "off";
   if (frc === 2) return "now";
-  if (frc === 0) return bool(status.fup) ? "pv" : "now";
+  // go-e uses PV surplus only in Eco logic (lmo 4): with Default (3) or a departure plan (5)
+  // fup is a setting kept for later, and the charger charges as it would without it
+  const lmo = num(status.lmo);
+  if (frc === 0) return bool(status.fup) && lmo !== 3 && lmo !== 5 ? "pv" : "now";
   return undefined;
 }
 

@@ -203,13 +203,15 @@ describe("go-e loadpoint settings in evcc's names", () => {
   });
 
   it("stops the session when limitEnergy is reached", async () => {
-    sim.plugIn(BIG);
-    await watch.waitForValue(`${LP2}/charging`, "true");
+    // the limit first, then the car: at 60× a 16 A session reaches 0.5 kWh in under 3 s
     expect(await write(`${LP2}/limitEnergy`, "0.5")).toEqual({ ok: true, value: 0.5 });
     expect(sim.status(BIG).dwo).toBe(500);
-    await watch.waitForValue(`${LP2}/charging`, "false");
+    sim.plugIn(BIG);
+    await watch.waitForValue(`${LP2}/connected`, "true");
+    await waitFor(() => sim.status(BIG).car === 4, 15_000, "the charger to stop the session by itself");
     expect(sim.status(BIG)).toMatchObject({ car: 4, wh: 500, modelStatus: 6 });
     await watch.waitForValue(`${LP2}/chargerStatusReason`, "notChargingEnergyLimit");
+    await watch.waitForValue(`${LP2}/charging`, "false");
     await watch.waitForValue(`${LP2}/sessionEnergy`, (value) => Math.abs(Number(value) - 500) <= 1);
   });
 

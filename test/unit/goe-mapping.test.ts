@@ -101,6 +101,9 @@ describe("go-e status → loadpoint values", () => {
     expect(chargeMode({ frc: 2 })).toBe("now");
     expect(chargeMode({ frc: 0, lmo: 4, fup: true })).toBe("pv");
     expect(chargeMode({ frc: 0, lmo: 3, fup: false })).toBe("now");
+    // fup counts only in Eco logic: not in Default, not while a departure plan runs
+    expect(chargeMode({ frc: 0, lmo: 3, fup: true })).toBe("now");
+    expect(chargeMode({ frc: 0, lmo: 5, fup: true })).toBe("now");
     expect(chargeMode({})).toBeUndefined();
   });
 });
