@@ -323,4 +323,23 @@ describe("Node-RED example flows", () => {
     );
     expect(done).toEqual([{ payload: "done: 10", ui_update: { color: "#2e7d32" } }, null]);
   });
+
+  it("the dashboard sends nothing while the bridge or the device is offline, says so in red, and puts the control back", () => {
+    const dashboard = load("dashboard.json");
+    const send = dashboard.find((node) => node.name === "to maxCurrent/set") as FlowNode;
+    const flow = topicsOf(dashboard).flow;
+    flow.set("loadpoint/maxCurrent", 16);
+    flow.set("up:bridge/status", false);
+    expect(run(send, { payload: 10 }, flow)).toEqual([
+      null,
+      { payload: "not sent: the bridge or the device is offline", ui_update: { color: "#c62828" } },
+      { payload: 16 },
+    ]);
+    flow.set("up:bridge/status", true);
+    flow.set("up:loadpoint/online", true);
+    const [write, shown, back] = run(send, { payload: 10 }, flow) as unknown[];
+    expect(write).toEqual({ topic: "ev2mqtt/loadpoints/1/maxCurrent/set", payload: "10" });
+    expect(shown).toMatchObject({ payload: "sent, waiting for the answer…" });
+    expect(back).toBeNull();
+  });
 });
