@@ -195,7 +195,12 @@ describe("Home Assistant discovery against a real broker", () => {
   });
 
   it("answers on /result for every command_topic, as HA would publish to it", async () => {
-    const commands = [...configs.values()].filter((config) => config.command_topic);
+    // the bridge device's controls (restart, log level) are bridge requests, answered on
+    // bridge/response and tested with the bridge requests; pressing restart here would restart
+    // the daemon under the other tests
+    const commands = [...configs.values()].filter(
+      (config) => config.command_topic && !config.command_topic.startsWith(`${ROOT}/bridge/request/`),
+    );
     expect(commands.length).toBeGreaterThanOrEqual(6);
     // all at once, as a user clicking around would: writes to one charger are merged upstream
     await Promise.all(
