@@ -26,7 +26,17 @@ describe("the demo world on a clock 300 times as fast (a real second is five dem
   // a June morning, at a quarter hour: the first quarter is all charging
   const start = Date.UTC(2026, 5, 21, 8, 0, 0);
   const realStart = Date.now();
-  const now = () => start + (Date.now() - realStart) * SCALE;
+  // the clock can stand still, so that two simulators are read at one and the same instant
+  let frozen: number | undefined;
+  const now = () => frozen ?? start + (Date.now() - realStart) * SCALE;
+  const atOneInstant = <T>(read: () => T): T => {
+    frozen = now();
+    try {
+      return read();
+    } finally {
+      frozen = undefined;
+    }
+  };
   let world: DemoWorld;
   let climkitUrl: string;
   let created: number;
@@ -42,13 +52,15 @@ describe("the demo world on a clock 300 times as fast (a real second is five dem
     const charger = world.goe.status(GARAGE);
     expect(power(charger)).toBe(11_040);
     expect(carPower(world)).toBe(11_040);
-    const soc = world.ovms.carState(CAR).soc;
-    const wh = Number(world.goe.status(GARAGE).wh);
+    const read = () =>
+      atOneInstant(() => [world.ovms.carState(CAR).soc, Number(world.goe.status(GARAGE).wh)]);
+    const [soc = 0, wh = 0] = read();
     // over at least a demo minute of charging
     const minuteLater = now() + 60_000;
     await waitFor(() => now() > minuteLater, 5000, "a demo minute");
-    const delivered = Number(world.goe.status(GARAGE).wh) - wh;
-    const gained = world.ovms.carState(CAR).soc - soc;
+    const [socLater = 0, whLater = 0] = read();
+    const delivered = whLater - wh;
+    const gained = socLater - soc;
     expect(delivered).toBeGreaterThan(11_040 / 60);
     expect(gained).toBeCloseTo((delivered / 1000 / CAR_BATTERY_KWH) * 100, 2);
   });
