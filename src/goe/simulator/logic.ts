@@ -103,6 +103,19 @@ export function evaluate(input: LogicInput): Evaluation {
   };
 }
 
+/** `nrg` and `pha` as the charger reports them for a decision: 230 V, a power factor of 100 %. */
+export function electricKeys(evaluation: Evaluation): { nrg: number[]; pha: boolean[] } {
+  const { current, phases } = evaluation;
+  const amps = [0, 1, 2].map((phase) => (phase < phases ? current : 0));
+  const watts = amps.map((amp) => amp * VOLTS);
+  const pf = amps.map((amp) => (amp > 0 ? 100 : 0));
+  const total = watts.reduce((sum, watt) => sum + watt, 0);
+  return {
+    nrg: [VOLTS, VOLTS, VOLTS, 0, ...amps, ...watts, 0, total, ...pf, 0],
+    pha: [...amps.map((amp) => amp > 0), true, true, true],
+  };
+}
+
 /** The energy (Wh of `wh`) automatic-stop mode charges to, when that mode is in charge. */
 export function automaticStopTarget(input: LogicInput): number | undefined {
   if (input.number("lmo", 3) !== 5 || input.number("frc", 0) !== 0) return undefined;

@@ -1,8 +1,15 @@
 import { randomBytes } from "node:crypto";
-import { CardBook } from "./cards.js";
 import { localTimeText, secondsOfLocalDay } from "./clock.js";
 import { COMPUTED, type GoeSimChargerOptions, type GoeSimMode, initialStatus } from "./initial.js";
-import { automaticStopTarget, type Evaluation, evaluate, type LogicInput, VOLTS } from "./logic.js";
+import {
+  automaticStopTarget,
+  type Evaluation,
+  electricKeys,
+  evaluate,
+  type LogicInput,
+  VOLTS,
+} from "./logic.js";
+import { Meter } from "./meter.js";
 import { PowerAverage } from "./power.js";
 import { MIN_AMPS, SETTERS } from "./setters.js";
 import { SimSurplus, SURPLUS_DEFAULTS } from "./surplus.js";
@@ -50,14 +57,11 @@ export class GoeSimCharger {
   private carFull = false;
   private pvSurplusW = 0;
   private cableAmps = CABLE_AMPS;
-  private wh = 0;
-  private eto = 0;
-  private chargingMs = 0;
   private evaluatedAt: number;
   private readonly bootedAt: number;
   private tclExpiresAt: number | undefined;
   private readonly power: PowerAverage;
-  private readonly cards: CardBook;
+  private readonly meter: Meter;
   private readonly surplus = new SimSurplus();
   private evaluation!: Evaluation;
 
@@ -74,7 +78,7 @@ export class GoeSimCharger {
     this.power = new PowerAverage(now);
     const ama = options.ama ?? 32;
     this.raw = initialStatus(options, ama);
-    this.cards = new CardBook(options.cards);
+    this.meter = new Meter(options.cards);
     this.refresh(now);
   }
 
@@ -103,7 +107,7 @@ export class GoeSimCharger {
         until = Math.max(idsExpiresAt, this.evaluatedAt);
       const stopWh = this.energyStop();
       if (this.power.power > 0 && stopWh !== undefined) {
-        const at = this.evaluatedAt + ((stopWh - this.wh) / this.power.power) * 3_600_000;
+        const at = this.evaluatedAt + ((stopWh - this.meter.wh) / this.power.power) * 3_600_000;
         if (at <= until) {
           until = Math.max(at, this.evaluatedAt);
           limitReached = true;
@@ -112,12 +116,9 @@ export class GoeSimCharger {
       const elapsed = until - this.evaluatedAt;
       const energy =
         limitReached && stopWh !== undefined
-          ? Math.max(0, stopWh - this.wh)
+          ? Math.max(0, stopWh - this.meter.wh)
           : (this.power.power * elapsed) / 3_600_000;
-      this.wh += energy;
-      this.eto += energy;
-      this.cards.credit(this.raw.trx, energy);
-      if (this.power.power > 0) this.chargingMs += elapsed;
+      this.meter.add(energy, elapsed, this.power.power > 0, this.raw.trx);
       this.evaluatedAt = until;
       if (this.tclExpiresAt !== undefined && this.tclExpiresAt <= until) {
         this.raw.tcl = null;
@@ -132,10 +133,7 @@ export class GoeSimCharger {
   /** The status object as `/api/status` returns it without a filter. */
   status(now: number): Record<string, unknown> {
     this.advance(now);
-    const { car, alw, acu, modelStatus, current, phases } = this.evaluation;
-    const amps = [0, 1, 2].map((phase) => (phase < phases ? current : 0));
-    const watts = amps.map((amp) => amp * VOLTS);
-    const pf = amps.map((amp) => (amp > 0 ? 100 : 0));
+    const { car, alw, acu, modelStatus } = this.evaluation;
     const iso = new Date(now).toISOString();
     const out: Record<string, unknown> = {
       ...this.raw,
@@ -146,18 +144,14 @@ export class GoeSimCharger {
       cbl: this.connected ? this.cableAmps : null,
       // cable unlock status: Locked (3) while a car is connected, Unlocked (1) otherwise
       cus: this.connected ? 3 : 1,
-      nrg: [VOLTS, VOLTS, VOLTS, 0, ...amps, ...watts, 0, this.power.power, ...pf, 0],
-      pha: [...amps.map((amp) => amp > 0), true, true, true],
+      ...electricKeys(this.evaluation),
       tpa: Math.round(this.power.average(now) * 10) / 10,
-      wh: Math.round(this.wh * 1000) / 1000,
-      eto: Math.floor(this.eto),
-      cdi: { type: 1, value: Math.round(this.chargingMs) },
+      ...this.meter.status(this.raw.fwv),
       ...this.surplus.echo(),
       rbt: this.number("rbt", 0) + (now - this.bootedAt),
       // go-e writes microseconds after the milliseconds, separated by a dot
       utc: `${iso.slice(0, 23)}.000`,
       loc: localTimeText(now, this.number("tof", 0), this.number("tds", 0)),
-      ...this.cards.status(this.raw.fwv),
     };
     for (const [key, value] of this.pins) out[key] = value;
     return out;
@@ -195,7 +189,7 @@ export class GoeSimCharger {
         continue;
       }
       // the charger restarts its session counter on a phase switch (evcc#10452, #13726)
-      if (key === "psm" && value !== this.raw.psm && this.connected) this.wh = 0;
+      if (key === "psm" && value !== this.raw.psm && this.connected) this.meter.wh = 0;
       if (setter.apply) setter.apply(value, this, now);
       if (!setter.writeOnly) this.raw[key] = value;
       results.push({ key, ok: true, value });
@@ -223,8 +217,7 @@ export class GoeSimCharger {
   }
 
   private startSession(): void {
-    this.wh = 0;
-    this.chargingMs = 0;
+    this.meter.startSession();
     this.carFull = false;
   }
 
@@ -244,8 +237,8 @@ export class GoeSimCharger {
         else this.unplug(now);
       } else if (key === "wh" || key === "eto" || key === "cbl") {
         if (typeof value !== "number") continue;
-        if (key === "wh") this.wh = value;
-        else if (key === "eto") this.eto = value;
+        if (key === "wh") this.meter.wh = value;
+        else if (key === "eto") this.meter.eto = value;
         else this.cableAmps = value;
       } else if (COMPUTED.has(key)) {
         if (value === undefined) this.pins.delete(key);
@@ -326,7 +319,7 @@ export class GoeSimCharger {
       pvSurplusW: this.pvSurplusW,
       surplus: this.surplus.fresh() ? this.surplus.current() : undefined,
       cableAmps: this.cableAmps,
-      wh: this.wh,
+      wh: this.meter.wh,
       localSecondsOfDay: secondsOfLocalDay(now, this.number("tof", 0), this.number("tds", 0)),
     };
   }
