@@ -335,6 +335,23 @@ describe("Climkit description and topics", () => {
     expect(entity("sensors/t/value")).toMatchObject({ quantity: "temperature", unit: "°C" });
   });
 
+  it("gives gas meters a unit and writes Climkit's `C` as °C, so HA keeps the device class (issue 12 item 7)", () => {
+    const description = describeSite({
+      id: "abc",
+      topic: "site",
+      name: "Les Tilleuls",
+      meters: [{ id: "g", type: "gas", name: "Gaz", mode: "consumption" }],
+      sensors: [{ id: "t", name: "Cave", type: "temperature", unit: "C" }],
+    });
+    const entity = (key: string) => description.entities.find((e) => e.key === key);
+    expect(entity("meters/g/energyToday")).toMatchObject({
+      unit: "m³",
+      quantity: "gas",
+      stateClass: "total_increasing",
+    });
+    expect(entity("sensors/t/value")).toMatchObject({ quantity: "temperature", unit: "°C" });
+  });
+
   it("uses `site` for one account with one site, else sites/<n> in config order", async () => {
     const signal = new AbortController().signal;
     expect(await new SiteNumbering([undefined]).claim(0, 1, signal)).toEqual(["site"]);
