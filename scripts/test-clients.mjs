@@ -311,6 +311,19 @@ async function main() {
   });
   say("dashboard shows the live values and the bridge's, charger's and car's availability");
 
+  // the controls' ranges come from the charger: 6..32 A (its limit), the gauge to 32 A × 3 × 230 V
+  const ranges = await waitFor(
+    "the slider and the gauge to take the charger's range",
+    () =>
+      page.evaluate(`(() => {
+        const slider = document.querySelector('[role=slider]');
+        const range = [slider?.getAttribute('aria-valuemin'), slider?.getAttribute('aria-valuemax')];
+        return range[1] === '32' && /22[.,]1/.test(document.body.innerText) ? range : null;
+      })()`),
+    20_000,
+  );
+  say(`slider ${ranges.join("..")} A and gauge 0..22.1 kW, from the charger's limit and phases`);
+
   // the user switches the car's charging off on the page
   const clicked = await page.evaluate(`(() => {
     const input = document.querySelector('.nrdb-ui-switch input, .v-switch input');
