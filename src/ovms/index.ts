@@ -14,6 +14,8 @@ export interface CreateOvmsOptions {
   v2?: OvmsSourceOptions["v2"];
   /** No REST request for this long after a 429 (default a minute), for tests. */
   rateLimitPauseMs?: number;
+  /** The server's session sweep and what counts as a fresh session, for scaled runs. */
+  sessionTiming?: OvmsSourceOptions["sessionTiming"];
 }
 
 /**
@@ -35,6 +37,7 @@ export function createOvmsSources(configs: OvmsConfig[], options: CreateOvmsOpti
       queue,
       ...(options.v2 ? { v2: options.v2 } : {}),
       ...(options.rateLimitPauseMs !== undefined ? { rateLimitPauseMs: options.rateLimitPauseMs } : {}),
+      ...(options.sessionTiming ? { sessionTiming: options.sessionTiming } : {}),
     });
   });
 }

@@ -23,6 +23,8 @@ export interface OvmsSourceOptions {
   v2?: { pingIntervalMs?: number; reconnectMinMs?: number; clientType?: "A" | "B" };
   /** No REST request for this long after a 429 (default a minute), for tests. */
   rateLimitPauseMs?: number;
+  /** The server's session sweep and what counts as a fresh session (10 s, 60 s), for scaled runs. */
+  sessionTiming?: { sweepMs: number; freshMs: number };
 }
 
 /** How long stop() waits for commands still waiting for the car before answering them. */
@@ -57,6 +59,7 @@ export class OvmsSource implements Source {
       timeoutMs: config.timeout,
       queue: this.queue,
       ...(options.rateLimitPauseMs !== undefined ? { rateLimitPauseMs: options.rateLimitPauseMs } : {}),
+      ...(options.sessionTiming ? { sessionTiming: options.sessionTiming } : {}),
     });
     const v2 = config.commands
       ? new OvmsV2Client({

@@ -3,8 +3,10 @@
 // sessions that die on a 10 s sweep a fixed time after login (sessions.ts), the per-address rate
 // limit (hold 20 s, then a bare 429; gate.ts), and the v2 protocol server that pushes every
 // record the car sends to every client of the car (v2.ts). Every timing of the real server has
-// a knob, so tests can scale 30 s and 10 s down. Not exact where the files say so. Imports
-// nothing of the product.
+// a knob, so tests can scale 30 s and 10 s down. Not exact where the files say so, and: the
+// `/api/tpms` of a car with a Y record dies (404) only with `tpmsDies` (off by default, so that
+// REST-only tests see tyres); the module reports on real timers, judged on the injectable clock.
+// Imports nothing of the product.
 
 import { type CarState, SimCar, type SimCarOptions } from "./car.js";
 import { Faults, type RateLimit, RateLimiter, type SimFault } from "./gate.js";
