@@ -1,4 +1,6 @@
 import type { Config } from "./config/schema.js";
+import { isLoopback } from "./http/evcc-api.js";
+import { parseListen } from "./http/health-server.js";
 import { embeddedBrokerNotes } from "./mqtt/broker.js";
 import { formatDuration } from "./util/duration.js";
 import { withoutCredentials } from "./util/url.js";
@@ -21,6 +23,15 @@ export function describeConfig(config: Config): string[] {
     lines.push(
       `go-e ${charger.serial} → ${config.mqtt.topic}/loadpoints/${charger.loadpoint} (${where}, every ${formatDuration(charger.interval)})`,
     );
+    const surplus = charger.surplus;
+    if (surplus) {
+      const inputs = (["grid", "pv", "battery"] as const).flatMap((name) =>
+        surplus[name] ? [`${name} from ${surplus[name].topic}`] : [],
+      );
+      lines.push(
+        `  PV-surplus feed: ${inputs.join(", ")}; ids every ${formatDuration(surplus.interval)} while readings are under ${formatDuration(surplus.maxAge)} old`,
+      );
+    }
   }
   for (const account of config.climkit) {
     const sites = account.sites ? account.sites.join(", ") : "every site of the account";
@@ -43,8 +54,15 @@ export function describeConfig(config: Config): string[] {
       ? `Home Assistant discovery under ${config.homeassistant.prefix}/`
       : "Home Assistant discovery off",
   );
-  lines.push(
-    config.http.listen ? `health and metrics on http://${config.http.listen}/` : "no health endpoint",
-  );
+  const listen = config.http.listen;
+  if (!listen) lines.push("no health endpoint, no REST API");
+  else {
+    const writes = config.http.token
+      ? "REST writes need the token"
+      : isLoopback(parseListen(listen).host)
+        ? "REST writes from this machine without a token"
+        : "WARNING: REST writes refused: set http.token to allow them on this address";
+    lines.push(`health, metrics and evcc's REST API on http://${listen}/ (${writes})`);
+  }
   return lines;
 }

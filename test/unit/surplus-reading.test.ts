@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { parseConfig } from "../../src/config/load.js";
+import { describeConfig } from "../../src/summary.js";
 import { readPower } from "../../src/surplus/reading.js";
 
 const plain = { topic: "t", scale: 1, invert: false, json: undefined };
@@ -50,5 +51,25 @@ describe("surplus feed: configuration", () => {
     expect(() => parseConfig({ goe: [{ ...charger, surplus: { pv: "m" } }] })).toThrow(
       /goe\[0\]\.surplus\.grid/,
     );
+  });
+
+  it("--check names the feed's inputs and says whether REST writes are open", () => {
+    const lines = (extra: object) =>
+      describeConfig(
+        parseConfig({ goe: [{ ...charger, surplus: { grid: "meter/power", pv: "pv/power" } }], ...extra }),
+      ).join("\n");
+    expect(lines({})).toContain(
+      "PV-surplus feed: grid from meter/power, pv from pv/power; ids every 4s while readings are under 10s old",
+    );
+    expect(lines({})).toContain("no health endpoint, no REST API");
+    expect(lines({ http: { listen: "127.0.0.1:9640" } })).toContain(
+      "REST writes from this machine without a token",
+    );
+    expect(lines({ http: { listen: "0.0.0.0:9640" } })).toContain(
+      "WARNING: REST writes refused: set http.token",
+    );
+    const withToken = lines({ http: { listen: "0.0.0.0:9640", token: "a-token-of-twenty-chars" } });
+    expect(withToken).toContain("REST writes need the token");
+    expect(withToken).not.toContain("a-token-of-twenty-chars");
   });
 });
