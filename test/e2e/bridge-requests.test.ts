@@ -188,4 +188,31 @@ describe("bridge requests", () => {
     expect(daemon.exitCode).toBeNull();
     await watch.waitForValue(`${ROOT}/loadpoints/1/online`, "true");
   });
+
+  it("Home Assistant's Log level select and Restart button work through the configs the bridge announced", async () => {
+    // what HA does: read the retained discovery configs, publish to their command topics
+    const ha = await MqttWatch.connect(broker.url, "homeassistant/+/+/+/config");
+    const config = async (component: string, objectId: string) => {
+      const payload = await ha.waitForValue(
+        `homeassistant/${component}/${ROOT}/${objectId}/config`,
+        (p) => p !== "",
+      );
+      return JSON.parse(payload) as Record<string, string>;
+    };
+    const select = await config("select", "bridge__log_5flevel");
+    const button = await config("button", "bridge__restart");
+    await ha.close();
+    expect(select.state_topic).toBe(`${ROOT}/bridge/info`);
+
+    await mosquittoPub(broker.port, select.command_topic!, "info");
+    await watch.waitForValue(select.state_topic!, (payload) => JSON.parse(payload).log_level === "info");
+
+    const since = (
+      JSON.parse(watch.value(`${ROOT}/bridge/info`) ?? "{}") as { instance?: { since?: string } }
+    ).instance?.since;
+    await mosquittoPub(broker.port, button.command_topic!, button.payload_press ?? "");
+    await watch.waitForValue(`${ROOT}/bridge/info`, (payload) => !payload.includes(`"since":"${since}"`));
+    expect(daemon.text).toContain('"msg":"restarting"');
+    await mosquittoPub(broker.port, select.command_topic!, "warn");
+  });
 });
