@@ -7,6 +7,7 @@ import mqtt, {
   type MqttClient,
   UniqueMessageIdProvider,
 } from "mqtt";
+import { networkAdvice } from "../upstream/errors.js";
 import { within } from "../util/duration.js";
 import type { Logger } from "../util/log.js";
 import { topicLevel, topicProblem } from "../util/topic.js";
@@ -165,7 +166,10 @@ export class MqttConnection extends EventEmitter<{ connect: []; disconnect: [] }
       } else if (code === 4 || code === 5 || code === 134 || code === 135) {
         options.logger.error("MQTT broker refused the login: check mqtt.username and mqtt.password");
       } else {
-        options.logger.warn({ err: error.message, broker: this.safeUrl() }, "MQTT error");
+        // the broker's address is wrong or it is down: say which, and what to check
+        const advice = networkAdvice(code);
+        if (advice) options.logger.warn({ broker: this.safeUrl() }, `MQTT broker: ${advice} (mqtt.url)`);
+        else options.logger.warn({ err: error.message, broker: this.safeUrl() }, "MQTT error");
       }
     });
   }

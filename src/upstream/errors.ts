@@ -43,7 +43,7 @@ export function errorKind(error: unknown): ErrorKind {
 /** Transport failures by their system or TLS code: what most likely happened, and what to do. */
 const NETWORK_FAILURES: Record<string, string> = {
   ECONNREFUSED:
-    "connection refused: the host is up but nothing listens on that port; check the url's port and that the service runs (a local go-e charger needs HTTP API v2 enabled in its app)",
+    "connection refused: the host is up but nothing listens on that port; check the url's port and that the service runs there",
   ENOTFOUND:
     "host not found: the name does not resolve; check the spelling of the url's host, or use its IP address",
   EAI_AGAIN:
@@ -75,12 +75,19 @@ const NETWORK_FAILURES: Record<string, string> = {
     "the server's TLS certificate is for another name: use the host name the certificate names",
 };
 
+/** What a transport error code means and what to do about it, if it is a known one. */
+export function networkAdvice(code: unknown): string | undefined {
+  return typeof code === "string" && Object.hasOwn(NETWORK_FAILURES, code)
+    ? NETWORK_FAILURES[code]
+    : undefined;
+}
+
 /**
  * The error for a request that failed below HTTP, by its code (`ECONNREFUSED`, a TLS code):
  * what happened in words, the likely cause and the next step, never a bare code.
  */
 export function networkFailure(what: string, code: string | undefined, fallback: string): UpstreamError {
-  const known = code ? NETWORK_FAILURES[code] : undefined;
+  const known = networkAdvice(code);
   if (known) return new UpstreamError("network", `${what}: ${known}`);
   return new UpstreamError(
     "network",

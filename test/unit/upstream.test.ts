@@ -1,4 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
+import { networkFailure, timeoutFailure, UpstreamError } from "../../src/upstream/errors.js";
+import { httpRequest } from "../../src/upstream/http.js";
 import { WriteMerger } from "../../src/upstream/merge.js";
 import { Poller } from "../../src/upstream/poller.js";
 import { Priority, QueueClosedError, UpstreamQueue } from "../../src/upstream/queue.js";
@@ -125,5 +127,41 @@ describe("secret scrubbing", () => {
     expect(scrub(`?password=${encodeURIComponent('p@ss "word"/1')}`)).toBe("?password=***");
     expect(scrub(JSON.stringify({ password: 'p@ss "word"/1' }))).toBe('{"password":"***"}');
     expect(scrub("nothing here")).toBe("nothing here");
+  });
+});
+
+describe("network errors say the likely cause and the next step (issue 11 item 9)", () => {
+  it("a refused connection, as a user meets it", async () => {
+    const error = await httpRequest("http://127.0.0.1:9/api/status", { timeoutMs: 2000 }).catch(
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(UpstreamError);
+    expect((error as UpstreamError).message).toBe(
+      "GET 127.0.0.1:9/api/status: connection refused: the host is up but nothing listens on that port; check the url's port and that the service runs there",
+    );
+  });
+
+  it("every kind names what to check, never a bare code", () => {
+    for (const code of [
+      "ENOTFOUND",
+      "EAI_AGAIN",
+      "EHOSTUNREACH",
+      "ENETUNREACH",
+      "ETIMEDOUT",
+      "ECONNRESET",
+      "CERT_HAS_EXPIRED",
+      "ERR_SSL_WRONG_VERSION_NUMBER",
+    ]) {
+      const message = networkFailure("GET host/x", code, `raw ${code}`).message;
+      expect(message, code).not.toContain(code);
+      expect(message, code).toMatch(/check|retrying|renew|write|use|fix/);
+    }
+    // an unknown code keeps its code, and still says where to look
+    expect(networkFailure("GET host/x", "EWHATEVER", "odd failure").message).toBe(
+      "GET host/x: odd failure (EWHATEVER); check the url and this machine's network",
+    );
+    expect(timeoutFailure("GET host/x", 1000).message).toContain(
+      "no answer within 1s: the host is off, overloaded or unreachable",
+    );
   });
 });
