@@ -2,6 +2,7 @@ import type { OvmsVehicleConfig } from "../config/schema.js";
 import type { WriteResult } from "../source.js";
 import { describeError } from "../upstream/errors.js";
 import { scrub } from "../util/secrets.js";
+import type { CarCommands } from "./car-commands.js";
 import { CommandError, type OvmsV2Client } from "./v2client.js";
 import { interpretReply, planWrite } from "./writes.js";
 
@@ -21,6 +22,8 @@ export async function runCommand(
   configPath: string,
   key: string,
   payload: string,
+  /** The car's command line: one command at a time, waiting ones superseded (car-commands.ts). */
+  commands?: CarCommands,
 ): Promise<CommandOutcome> {
   const plan = planWrite(key, payload, {
     configPath,
@@ -30,11 +33,14 @@ export async function runCommand(
   });
   if (!plan.ok || !v2) return { result: plan.ok ? { ok: false, error: "commands are disabled" } : plan };
   const { command } = plan;
-  try {
-    const reply = await v2.command(vehicle.id, command.code, command.params);
-    return { result: interpretReply(command, reply), what: command.what };
-  } catch (error) {
-    const message = error instanceof CommandError ? error.message : describeError(error);
-    return { result: { ok: false, error: scrub(message) }, what: command.what };
-  }
+  const send = async (): Promise<CommandOutcome> => {
+    try {
+      const reply = await v2.command(vehicle.id, command.code, command.params);
+      return { result: interpretReply(command, reply), what: command.what };
+    } catch (error) {
+      const message = error instanceof CommandError ? error.message : describeError(error);
+      return { result: { ok: false, error: scrub(message) }, what: command.what };
+    }
+  };
+  return commands ? commands.submit(key, command.value, send) : send();
 }

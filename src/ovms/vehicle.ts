@@ -4,6 +4,7 @@ import { describeError } from "../upstream/errors.js";
 import { Poller } from "../upstream/poller.js";
 import { Priority } from "../upstream/queue.js";
 import { scrub } from "../util/secrets.js";
+import { CarCommands } from "./car-commands.js";
 import { runCommand } from "./command.js";
 import type { ServerContext } from "./context.js";
 import { describeVehicle, vehicleTopic } from "./entities.js";
@@ -173,13 +174,16 @@ export class OvmsVehicle implements Device {
     }
   }
 
+  /** Commands to this car, one at a time. */
+  private readonly commands = new CarCommands();
+
   /** A property, not a method: the daemon may pass it around unbound. */
   readonly write = (key: string, payload: string): Promise<WriteResult> =>
     this.server.track(this.carryOut(key, payload));
 
   private async carryOut(key: string, payload: string): Promise<WriteResult> {
     const { v2, configPath, logger } = this.server;
-    const { result, what } = await runCommand(v2, this.config, configPath, key, payload);
+    const { result, what } = await runCommand(v2, this.config, configPath, key, payload, this.commands);
     if (what) {
       const outcome = result.ok ? {} : { error: result.error };
       logger.info({ vehicle: this.config.id, key, ok: result.ok, ...outcome }, `OVMS ${what}`);

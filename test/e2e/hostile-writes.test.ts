@@ -234,6 +234,28 @@ describe("a hostile client on the broker", () => {
     expect(after).toEqual([{ ok: true, value: 9 }]);
   });
 
+  it("sends a storm of car writes one at a time, superseded while waiting: a few commands, not hundreds", async () => {
+    const before = ovms.commandLog.length;
+    const amps = Array.from({ length: 200 }, (_, index) => 6 + (index % 10));
+    amps[amps.length - 1] = 13;
+    const writes: Array<[string, string]> = [
+      ...amps.map((value): [string, string] => [`${CAR}/chargeCurrent/set`, String(value)]),
+      ...Array.from({ length: 100 }, (): [string, string] => [`${CAR}/wakeup/set`, "PRESS"]),
+    ];
+    const answers = await answersTo(writes);
+    expect(answers).toHaveLength(writes.length);
+    const sent = ovms.commandLog.slice(before);
+    // the first of each key goes at once; everything that waited behind it became one more
+    expect(sent.filter((line) => line.startsWith("C15")).length).toBeLessThanOrEqual(3);
+    expect(sent.filter((line) => line.startsWith("C18")).length).toBeLessThanOrEqual(3);
+    expect(ovms.carState().chargeCurrent).toBe(13);
+    for (const answer of answers) {
+      if (!answer.ok) expect(answer.error).toMatch(/^superseded by \d+ \(a later write of chargeCurrent\)$/);
+    }
+    expect(answers).toContainEqual({ ok: true, value: 13 });
+    expect(answers.filter((answer) => answer.ok && answer.value === true)).toHaveLength(100);
+  });
+
   it("answers blank payloads and /set at depths where no value lives, and ignores only an empty one", async () => {
     const before = upstreamCalls();
     const blanks = await answersTo([
