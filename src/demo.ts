@@ -4,13 +4,15 @@ import type { Config } from "./config/schema.js";
 import { Daemon } from "./daemon.js";
 import { DEMO_METER, DemoMeter } from "./demo-meter.js";
 import { CARPORT, DEMO_CHARGERS, DEMO_CLIMKIT, type DemoUrls, DemoWorld, GARAGE } from "./demo-world.js";
+import { defaultClientId } from "./instance.js";
 import { splitHostPort } from "./mqtt/broker.js";
 import { runDaemon } from "./run.js";
 import { createLogger } from "./util/log.js";
 
 /** The demo's own root topic and client id, whatever the configuration it borrows the broker from says. */
 export const DEMO_ROOT = "ev2mqtt-demo";
-const DEMO_CLIENT_ID = `ev2mqtt-demo-${process.pid}`;
+// stable per host, as the bridge's own: the broker keeps one session for the demo, not one per run
+const DEMO_CLIENT_ID = defaultClientId(DEMO_ROOT);
 
 /** Runs the bridge against the built-in simulators; the broker and ports may come from a config. */
 export async function runDemo(configFile?: string, logLevel?: LevelWithSilent): Promise<number> {
