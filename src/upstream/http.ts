@@ -1,4 +1,5 @@
 import { Agent, type Dispatcher } from "undici";
+import { scrub } from "../util/secrets.js";
 import { networkFailure, timeoutFailure, UpstreamError } from "./errors.js";
 
 export interface HttpResponse {
@@ -187,13 +188,53 @@ export function parseJson(text: string, what: string): unknown {
   try {
     return JSON.parse(text);
   } catch {
-    const excerpt = text.length > 60 ? `${text.slice(0, 60)}…` : text;
-    throw new UpstreamError("badResponse", `${what}: answer is not JSON (${JSON.stringify(excerpt)})`);
+    throw new UpstreamError("badResponse", `${what}: answer is not JSON (${bodyExcerpt(text)})`);
   }
 }
 
-/** A short excerpt of an error body for messages (bodies can be HTML pages). */
+/** Fields of a JSON error answer that carry its message (go-e `error`, Climkit `msg`, …). */
+const MESSAGE_FIELDS = ["error", "msg", "message", "detail", "reason", "description"];
+
+/**
+ * What an error text may show of an upstream's body. Error pages echo the request (headers,
+ * query strings, the password of a login), so a body is never quoted as it is: only a known
+ * safe part is shown (the message field of a JSON error, the `<title>` of an HTML page, a
+ * short line of plain text),
+ * scrubbed BEFORE it is shortened, since a cut secret can no longer be recognised whole.
+ */
 export function bodyExcerpt(text: string): string {
-  const flat = text.replace(/\s+/g, " ").trim();
+  const safe = knownSafePart(text);
+  if (safe === undefined) return "body not shown";
+  const flat = scrub(safe).replace(/\s+/g, " ").trim();
   return flat.length > 80 ? `${flat.slice(0, 80)}…` : flat;
+}
+
+function knownSafePart(text: string): string | undefined {
+  const trimmed = text.trim();
+  if (trimmed === "") return "";
+  if (trimmed.startsWith("{")) {
+    let body: unknown;
+    try {
+      body = JSON.parse(trimmed);
+    } catch {
+      return undefined;
+    }
+    return messageOf(body);
+  }
+  // a short line of plain text is the service's own message (OVMS: `not found`)
+  if (trimmed.length <= 80 && !/[<>\n]/.test(trimmed)) return trimmed;
+  return /<title>([^<]{1,100})<\/title>/i.exec(trimmed)?.[1];
+}
+
+function messageOf(body: unknown): string | undefined {
+  if (!body || typeof body !== "object") return undefined;
+  for (const field of MESSAGE_FIELDS) {
+    const value = (body as Record<string, unknown>)[field];
+    if (typeof value === "string") return value;
+    if (value && typeof value === "object") {
+      const nested = messageOf(value);
+      if (nested !== undefined) return nested;
+    }
+  }
+  return undefined;
 }

@@ -2,11 +2,26 @@
 // cookies it obtains at run time) is registered here, and every log line and every MQTT payload
 // passes through scrub(). Redaction by field name alone misses secrets inside URLs, error texts
 // and upstream bodies, which is where bridges have leaked them before.
+//
+// Two rules, both applied by scrub():
+// - whole secrets (4 characters or more), as they are, URL-encoded and JSON-escaped, become `***`;
+// - cut-off secrets: any run of PARTIAL (6) or more characters taken from a secret of 8 or more
+//   characters becomes `***` too. An upstream error page that echoes the request, cut to a
+//   short excerpt somewhere, used to leave 17 of 24 password characters or `Bearer GoeTok-Zx…`
+//   in `<device>/error`. The price: ordinary text that shares 6 characters in a row with a
+//   secret is masked as well (a password `my-password-1` masks the word `password` in logs), so
+//   secrets made of random characters read best. Texts must still be scrubbed BEFORE they are
+//   shortened: a cut can leave fewer than 6 characters of a secret, which nothing can recognise.
 
 const secrets = new Set<string>();
 let pattern: RegExp | undefined;
+/** Every PARTIAL-character run of every form of every secret long enough for the partial rule. */
+const runs = new Set<string>();
 
 const MIN_LENGTH = 4;
+const PARTIAL = 6;
+const MIN_PARTIAL_SECRET = 8;
+const MASK = "***";
 
 function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
@@ -18,9 +33,11 @@ export function addSecret(secret: string | undefined): void {
   const forms = [secret, encodeURIComponent(secret), JSON.stringify(secret).slice(1, -1)];
   let changed = false;
   for (const form of forms) {
-    if (!secrets.has(form)) {
-      secrets.add(form);
-      changed = true;
+    if (secrets.has(form)) continue;
+    secrets.add(form);
+    changed = true;
+    if (secret.length >= MIN_PARTIAL_SECRET) {
+      for (let i = 0; i + PARTIAL <= form.length; i++) runs.add(form.slice(i, i + PARTIAL));
     }
   }
   if (changed) {
@@ -30,15 +47,38 @@ export function addSecret(secret: string | undefined): void {
   }
 }
 
-/** Replaces every known secret in a text by `***`. */
+/** Replaces every known secret, and every run of 6+ characters of one, in a text by `***`. */
 export function scrub(text: string): string {
   if (!pattern) return text;
   pattern.lastIndex = 0;
-  return pattern.test(text) ? text.replace(pattern, "***") : text;
+  const whole = pattern.test(text) ? text.replace(pattern, MASK) : text;
+  return runs.size > 0 ? maskRuns(whole) : whole;
+}
+
+/** Masks every stretch of the text covered by runs of secrets (overlapping runs merge). */
+function maskRuns(text: string): string {
+  let out = "";
+  let kept = 0; // text before this index is in `out` already
+  let coveredUntil = -1; // end of the stretch being masked, -1 when none
+  let stretchStart = 0;
+  for (let i = 0; i + PARTIAL <= text.length; i++) {
+    if (!runs.has(text.slice(i, i + PARTIAL))) continue;
+    if (i > coveredUntil) {
+      if (coveredUntil >= 0) {
+        out += `${text.slice(kept, stretchStart)}${MASK}`;
+        kept = coveredUntil;
+      }
+      stretchStart = i;
+    }
+    coveredUntil = i + PARTIAL;
+  }
+  if (coveredUntil < 0) return text;
+  return `${out}${text.slice(kept, stretchStart)}${MASK}${text.slice(coveredUntil)}`;
 }
 
 /** For tests: forgets every secret. */
 export function clearSecrets(): void {
   secrets.clear();
+  runs.clear();
   pattern = undefined;
 }
