@@ -27,7 +27,7 @@ export const COMMAND = {
 } as const;
 
 export interface WriteOptions {
-  /** `ovms[0]`: named in the "commands are disabled" answer. */
+  /** `ovms[0]`: named in the "commands are off" answer. */
   configPath: string;
   commandsEnabled: boolean;
   /** Lock/unlock need the vehicle's PIN; without it `locked` is not writable. */
@@ -85,7 +85,10 @@ export function planWrite(key: string, payload: string, options: WriteOptions): 
     return { ok: false, error: `this value is not writable (writable: ${keys.join(", ")})` };
   }
   if (!options.commandsEnabled) {
-    return { ok: false, error: `commands are disabled: set ${options.configPath}.commands` };
+    return {
+      ok: false,
+      error: `commands are off: remove ${options.configPath}.commands: false (or set the v2 endpoint)`,
+    };
   }
   return validate(key, payload, options);
 }

@@ -280,7 +280,7 @@ describe("planWrite", () => {
   it("answers every write when commands are not configured, and unknown keys in any case", () => {
     expect(planWrite("charging", "true", { ...enabled, commandsEnabled: false })).toEqual({
       ok: false,
-      error: "commands are disabled: set ovms[0].commands",
+      error: "commands are off: remove ovms[0].commands: false (or set the v2 endpoint)",
     });
     const unknown = planWrite("soc", "50", enabled);
     expect(unknown.ok).toBe(false);

@@ -136,6 +136,34 @@ describe("OVMS simulator, REST side", () => {
     expect((await raw(restUrl, "/api/nothing")).head[0]).toBe("HTTP/1.0 404 Unrecongised API call");
   });
 
+  it("keeps a connection alive only when asked, and closes it after its idle time", async () => {
+    const { restUrl } = await started({ keepAliveMs: 300 });
+    const { hostname, port } = new URL(restUrl);
+    const socket = net.connect({ host: hostname, port: Number(port) });
+    cleanups.push(() => socket.destroy());
+    let text = "";
+    let closedAt = 0;
+    socket.setEncoding("utf8");
+    socket.on("data", (chunk: string) => {
+      text += chunk;
+    });
+    socket.on("close", () => {
+      closedAt = performance.now();
+    });
+    const ask = "GET /api/vehicles HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\n\r\n";
+    socket.write(ask);
+    await waitFor(() => text.includes("Authentication failed"), 3000, "the first answer");
+    socket.write(ask);
+    await waitFor(() => text.split("HTTP/1.0 401").length === 3, 3000, "the second answer on one connection");
+    expect(text).toContain("Connection: Keep-Alive");
+    const idleFrom = performance.now();
+    await waitFor(() => closedAt > 0, 3000, "the idle connection closed");
+    expect(closedAt - idleFrom).toBeGreaterThanOrEqual(200);
+    // without the header the server closes after the answer
+    const once = await raw(restUrl, "/api/vehicles");
+    expect(once.head).not.toContain("Connection: Keep-Alive");
+  });
+
   it("holds a request past the quota, then answers a bare 429", async () => {
     const { restUrl } = await started({ rateLimit: { burst: 1, holdMs: 50 } });
     await raw(restUrl, "/api/vehicles");

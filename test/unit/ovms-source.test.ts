@@ -410,7 +410,7 @@ describe("OvmsSource writes", () => {
     const { sink } = await setup({ commands: false });
     expect(await device(sink).write("charging", "true")).toEqual({
       ok: false,
-      error: "commands are disabled: set ovms[0].commands",
+      error: "commands are off: remove ovms[0].commands: false (or set the v2 endpoint)",
     });
   });
 
