@@ -198,6 +198,13 @@ describe("go-e loadpoint settings in evcc's names", () => {
       expect(answer.ok, `${topic} ${payload}`).toBe(false);
       expect(String(answer.error), `${topic} ${payload}`).toContain(reason);
     }
+    // an empty payload is what clearing a retained /set looks like: ignored, not even answered
+    const since = Date.now();
+    await watch.mqtt.publishAsync(`${LP1}/planTime/set`, "", { qos: 1 });
+    await watch.mqtt.publishAsync(`${LP1}/planTime/set`, "25:00", { qos: 1 });
+    const answer = await watch.waitForMessage(`${LP1}/planTime/result`, since);
+    expect(JSON.parse(answer.payload)).toMatchObject({ ok: false });
+    expect(watch.countSince(since, (message) => message.topic === `${LP1}/planTime/result`)).toBe(1);
     expect([sim.setCalls(SMALL).length, sim.setCalls(BIG).length]).toEqual(before);
     expect(sim.status(SMALL)).toMatchObject({ mca: 8, amp: 16, dwo: 120_500, fst: 1400, sh: 200 });
   });
