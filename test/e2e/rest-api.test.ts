@@ -2,6 +2,7 @@ import { execFile } from "node:child_process";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { ClimkitSimulator } from "../../src/climkit/simulator/server.js";
 import { GoeSimulator } from "../../src/goe/simulator/server.js";
+import { OvmsSimulator } from "../../src/ovms/simulator/server.js";
 import { DaemonProcess } from "../helpers/daemon-process.js";
 import { Mosquitto } from "../helpers/mosquitto.js";
 import { MqttWatch } from "../helpers/mqtt-watch.js";
@@ -19,6 +20,8 @@ const CLIMKIT = { username: "rest-user", password: "rest-climkit-password" };
 let broker: Mosquitto;
 let sim: GoeSimulator;
 let climkit: ClimkitSimulator;
+let ovms: OvmsSimulator;
+let ovmsUrls = { restUrl: "", commandsUrl: "" };
 let local: DaemonProcess;
 let open: DaemonProcess;
 let watch: MqttWatch;
@@ -35,6 +38,19 @@ function daemonConfig(root: string, serial: string, listen: string, token?: stri
       { serial, loadpoint: 1, title: "Garage", interval: "1s", timeout: "2s", url: sim.chargerUrl(serial) },
     ],
     climkit: root === ROOT ? [{ ...CLIMKIT, url: climkit.url }] : [],
+    ovms:
+      root === ROOT
+        ? [
+            {
+              url: ovmsUrls.restUrl,
+              commands: ovmsUrls.commandsUrl,
+              username: ovms.username,
+              password: ovms.password,
+              interval: "5s",
+              vehicles: [{ id: "DEMO", name: "car", loadpoint: 1 }],
+            },
+          ]
+        : [],
   };
 }
 
@@ -49,6 +65,10 @@ beforeAll(async () => {
   await sim.start();
   climkit = new ClimkitSimulator({ users: [CLIMKIT] });
   await climkit.start();
+  ovms = new OvmsSimulator({
+    vehicles: [{ id: "DEMO", state: { soc: 57, pluggedIn: true }, connectedReportMs: 1000 }],
+  });
+  ovmsUrls = await ovms.start();
   watch = await MqttWatch.connect(broker.url, [`${ROOT}/#`]);
   const [port, openPort] = [await freePort(), await freePort()];
   api = `http://127.0.0.1:${port}/api`;
@@ -67,7 +87,7 @@ afterEach((context) => {
 afterAll(async () => {
   await Promise.all([local?.stop(), open?.stop()]);
   await watch?.close();
-  await Promise.all([sim?.stop(), climkit?.stop()]);
+  await Promise.all([sim?.stop(), climkit?.stop(), ovms?.stop()]);
   await broker?.stop();
 });
 
@@ -112,6 +132,7 @@ const setCalls = () => sim.setCalls("000001").length;
 describe("evcc REST API", () => {
   it("GET /api/state answers evcc's shape: loadpoints array, site at the top, vehicles", async () => {
     await watch.waitForValue(`${ROOT}/site/pvPower`, () => true);
+    await watch.waitForValue(`${ROOT}/vehicles/car/soc`, "57");
     const { code, body } = await curl([`${api}/state`]);
     expect(code).toBe(200);
     const state = (JSON.parse(body) as { result: Record<string, unknown> }).result;
@@ -119,7 +140,7 @@ describe("evcc REST API", () => {
     expect(typeof state.siteTitle).toBe("string");
     expect(typeof state.pvPower).toBe("number");
     expect(typeof state.gridPower).toBe("number");
-    expect(state.vehicles).toEqual({});
+    expect(state.vehicles).toMatchObject({ car: { title: "car", soc: 57 } });
     const [loadpoint] = state.loadpoints as Array<Record<string, unknown>>;
     expect(loadpoint).toMatchObject({
       title: "Garage",
@@ -132,6 +153,8 @@ describe("evcc REST API", () => {
       chargeVoltages: [230, 230, 230],
       phasesConfigured: 0,
       online: true,
+      vehicleName: "car",
+      vehicleSoc: 57,
     });
     expect(typeof loadpoint?.chargeTotalImport).toBe("number");
 
