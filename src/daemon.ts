@@ -11,7 +11,7 @@ import {
   InstanceConflictError,
   type InstanceIdentity,
 } from "./instance.js";
-import type { EmbeddedBroker } from "./mqtt/broker.js";
+import { type EmbeddedBroker, startEmbeddedBroker } from "./mqtt/broker.js";
 import { MqttConnection } from "./mqtt/connection.js";
 import { probeRoot } from "./mqtt/instance-probe.js";
 import { Publisher } from "./mqtt/publisher.js";
@@ -109,8 +109,6 @@ export class Daemon {
     let url = config.mqtt.url;
     let protocolVersion = config.mqtt.protocolVersion;
     if (!url) {
-      // loaded only when used: a bridge with a broker of its own does not carry aedes in memory
-      const { startEmbeddedBroker } = await import("./mqtt/broker.js");
       this.broker = await startEmbeddedBroker(config.mqtt.listen, logger.child({ component: "broker" }), {
         username: config.mqtt.username,
         password: config.mqtt.password,

@@ -1,5 +1,4 @@
 import { createServer, type Server, type Socket } from "node:net";
-import { Aedes } from "aedes";
 import type { Logger } from "../util/log.js";
 
 export interface EmbeddedBroker {
@@ -53,6 +52,9 @@ export async function startEmbeddedBroker(
   login?: { username?: string; password?: string },
 ): Promise<EmbeddedBroker> {
   const { host, port } = splitHostPort(listen);
+  // aedes is loaded only here: the CLI reads this module for its notes on the embedded broker,
+  // and a bridge with a broker of its own should not carry aedes in memory
+  const { Aedes } = await import("aedes");
   const broker = await Aedes.createBroker();
   if (login?.username && login.password) {
     const { username, password } = login;
