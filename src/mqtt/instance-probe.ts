@@ -44,6 +44,9 @@ export async function probeRoot(options: ProbeOptions): Promise<ProbeResult> {
     reconnectPeriod: 0,
     connectTimeout: options.connectMs ?? 5000,
     rejectUnauthorized: options.rejectUnauthorized,
+    // the first client to write decides for the whole process: with the default, mqtt-packet
+    // keeps a 6 MB cache of message-id buffers for good (see connection.ts)
+    writeCache: false,
   };
   if (options.ca) clientOptions.ca = readFileSync(options.ca);
   if (options.cert) clientOptions.cert = readFileSync(options.cert);
