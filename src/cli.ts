@@ -1,9 +1,12 @@
 #!/usr/bin/env node
+// first: sets V8's memory rules before the other modules load (see memory.ts)
+import "./memory.js";
 import { readFileSync } from "node:fs";
 import { parseArgs, parseEnv } from "node:util";
 import { ConfigError, loadConfig } from "./config/load.js";
 import type { Config } from "./config/schema.js";
 import { Daemon, packageVersion } from "./daemon.js";
+import { sizeHeapFor } from "./memory.js";
 import { EXIT_CONFIG, runDaemon } from "./run.js";
 import { describeConfig } from "./summary.js";
 import { createLogger, isLogLevel, LOG_LEVELS } from "./util/log.js";
@@ -96,6 +99,7 @@ async function main(): Promise<number> {
     );
     return 0;
   }
+  sizeHeapFor(config.goe.length + config.climkit.length + config.ovms.length);
   const logger = createLogger({ level: config.log.level });
   logUnhandledRejections(logger);
   let first = true;
