@@ -10,6 +10,14 @@ import type { Value, Values } from "../source.js";
 type Json = Value | Json[] | { [key: string]: Json };
 type JsonObject = { [key: string]: Json };
 
+/**
+ * Sets an own property, whatever its name: key parts come from upstream data (a Climkit meter
+ * id), and `node["__proto__"] = …` would reach Object.prototype instead (issue 13.1).
+ */
+function setOwn(node: JsonObject, key: string, value: Json): void {
+  Object.defineProperty(node, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
 /** A device's values as evcc's state holds them: `a/b` nested, `x/l1..l3` as an array. */
 export function evccObject(values: ReadonlyMap<string, Value>): JsonObject {
   const out: JsonObject = {};
@@ -17,11 +25,13 @@ export function evccObject(values: ReadonlyMap<string, Value>): JsonObject {
     const parts = key.split("/");
     let node = out;
     for (const part of parts.slice(0, -1)) {
-      const next = node[part];
-      if (next === null || typeof next !== "object" || Array.isArray(next)) node[part] = {};
+      const next = Object.hasOwn(node, part) ? node[part] : undefined;
+      if (next === undefined || next === null || typeof next !== "object" || Array.isArray(next)) {
+        setOwn(node, part, {});
+      }
       node = node[part] as JsonObject;
     }
-    node[parts.at(-1) as string] = value;
+    setOwn(node, parts.at(-1) as string, value);
   }
   for (const [key, value] of Object.entries(out)) out[key] = phasesAsArray(value);
   return out;

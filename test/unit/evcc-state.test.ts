@@ -23,6 +23,20 @@ describe("evcc state shape", () => {
     });
   });
 
+  it("keeps an upstream id such as __proto__ a key of its own, never Object.prototype", () => {
+    const state = evccObject(
+      new Map<string, Value>([
+        ["meters/__proto__/power", 5],
+        ["meters/constructor/power", 6],
+        ["__proto__", 7],
+      ]),
+    );
+    expect(({} as Record<string, unknown>).power).toBeUndefined();
+    expect(JSON.parse(JSON.stringify(state))).toEqual(
+      JSON.parse('{"meters":{"__proto__":{"power":5},"constructor":{"power":6}},"__proto__":7}'),
+    );
+  });
+
   it("nests per-phase arrays at any depth", () => {
     const values = new Map<string, Value>([
       ["meters/abc/power", 100],
