@@ -80,13 +80,16 @@ const http = z
   .prefault({});
 
 /** One live power reading for the PV-surplus feed: an MQTT topic and how to read its payload. */
-const powerInput = z.union([
-  z
-    .string()
-    .min(1)
-    .transform((topic) => ({ topic, scale: 1, invert: false, json: undefined })),
+// one meter, one topic: a wildcard would mix several meters' readings into one input
+const meterTopic = z
+  .string()
+  .min(1)
+  .regex(/^[^#+]+$/, "must be one topic, without MQTT wildcards (# or +)");
+// a topic alone is short for { topic }; one object schema keeps the error messages precise
+const powerInput = z.preprocess(
+  (raw) => (typeof raw === "string" ? { topic: raw } : raw),
   z.strictObject({
-    topic: z.string().min(1),
+    topic: meterTopic,
     /** Multiplies the reading into W: 1000 for a meter that publishes kW. */
     scale: z
       .number()
@@ -97,7 +100,7 @@ const powerInput = z.union([
     /** Dotted path to the number in a JSON payload: `ENERGY.Power`, `meters.0.power`. */
     json: z.string().min(1).optional(),
   }),
-]);
+);
 
 const surplus = z.strictObject({
   /** Grid power in W, import positive, export negative (after scale and invert). Required. */

@@ -44,12 +44,15 @@ describe("surplus feed: configuration", () => {
     });
   });
 
-  it("refuses an interval go-e would not keep up with, and a missing grid input", () => {
+  it("refuses an interval go-e would not keep up with, a missing grid input and a wildcard topic", () => {
     expect(() => parseConfig({ goe: [{ ...charger, surplus: { grid: "m", interval: "8s" } }] })).toThrow(
       /goe\[0\]\.surplus\.interval.*at most 5s/s,
     );
     expect(() => parseConfig({ goe: [{ ...charger, surplus: { pv: "m" } }] })).toThrow(
       /goe\[0\]\.surplus\.grid/,
+    );
+    expect(() => parseConfig({ goe: [{ ...charger, surplus: { grid: "meters/+/power" } }] })).toThrow(
+      /wildcards/,
     );
   });
 
