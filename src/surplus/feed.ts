@@ -11,6 +11,9 @@ import { readPower } from "./reading.js";
 
 type InputName = "grid" | "pv" | "battery";
 
+/** After failed sends (the charger unreachable), the feed waits up to this long before trying again. */
+export const MAX_BACKOFF_MS = 60_000;
+
 interface Input {
   config: PowerInputConfig;
   value?: number;
@@ -28,6 +31,9 @@ class ChargerFeed {
   private live: boolean | undefined;
   /** performance.now() of the latest reading handed to the charger. */
   private sentAt = Number.NEGATIVE_INFINITY;
+  /** Failed sends in a row, and when the next may go: an unreachable charger is not hammered. */
+  private failures = 0;
+  private retryAt = Number.NEGATIVE_INFINITY;
   private charger: (Device & SurplusReceiver) | undefined;
 
   constructor(
@@ -93,7 +99,7 @@ class ChargerFeed {
       return;
     }
     const charger = this.findCharger();
-    if (!charger) return;
+    if (!charger || now < this.retryAt) return;
     this.sentAt = now;
     const reading: SurplusReading = { grid };
     const pv = this.fresh(this.inputs.get("pv"), now);
@@ -101,8 +107,15 @@ class ChargerFeed {
     if (pv !== undefined) reading.pv = pv;
     if (battery !== undefined) reading.battery = battery;
     const result = await charger.feedSurplus(reading);
-    if (result.ok) this.setLive(true, "");
-    else this.setLive(false, result.error);
+    if (result.ok) {
+      this.failures = 0;
+      this.retryAt = Number.NEGATIVE_INFINITY;
+      this.setLive(true, "");
+    } else {
+      this.failures += 1;
+      this.retryAt = performance.now() + Math.min(this.config.interval * 2 ** this.failures, MAX_BACKOFF_MS);
+      this.setLive(false, result.error);
+    }
   }
 
   private findCharger(): (Device & SurplusReceiver) | undefined {
