@@ -25,11 +25,20 @@ export function cpuSeconds(pid: number): number {
   return (utime + stime) / clockTicks();
 }
 
-/** Resident set size in MB. */
-export function rssMb(pid: number): number {
+export interface Rss {
+  /** Resident set size in MB. */
+  total: number;
+  /** Of it, pages of files: mostly the node binary's code and ICU data, shared with other node processes. */
+  file: number;
+  /** Of it, the process's own memory: V8's heap, buffers, malloc. */
+  anon: number;
+}
+
+export function rss(pid: number): Rss {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
-  const kb = Number(/^VmRSS:\s+(\d+)\s+kB/m.exec(status)?.[1] ?? 0);
-  return kb / 1024;
+  const mb = (name: string) =>
+    Number(new RegExp(`^${name}:\\s+(\\d+)\\s+kB`, "m").exec(status)?.[1] ?? 0) / 1024;
+  return { total: mb("VmRSS"), file: mb("RssFile"), anon: mb("RssAnon") };
 }
 
 export interface ProcFigures {
@@ -37,21 +46,23 @@ export interface ProcFigures {
   cpuPercent: number;
   rssMaxMb: number;
   rssAvgMb: number;
+  /** The sample with the highest RSS, split into file pages and the process's own memory. */
+  rssAtMax: Rss;
 }
 
 /** Samples a process over a window: CPU from the difference of its counters, RSS every 500 ms. */
 export class ProcWindow {
   private readonly startCpu: number;
   private readonly startTime = performance.now();
-  private readonly rss: number[] = [];
+  private readonly samples: Rss[] = [];
   private readonly timer: NodeJS.Timeout;
 
   constructor(private readonly pid: number) {
     this.startCpu = cpuSeconds(pid);
-    this.rss.push(rssMb(pid));
+    this.samples.push(rss(pid));
     this.timer = setInterval(() => {
       try {
-        this.rss.push(rssMb(pid));
+        this.samples.push(rss(pid));
       } catch {
         // the process ended: the window ends with it
       }
@@ -62,11 +73,13 @@ export class ProcWindow {
     clearInterval(this.timer);
     const seconds = (performance.now() - this.startTime) / 1000;
     const cpu = cpuSeconds(this.pid) - this.startCpu;
-    this.rss.push(rssMb(this.pid));
+    this.samples.push(rss(this.pid));
+    const highest = this.samples.reduce((max, sample) => (sample.total > max.total ? sample : max));
     return {
       cpuPercent: (cpu / seconds) * 100,
-      rssMaxMb: Math.max(...this.rss),
-      rssAvgMb: this.rss.reduce((sum, value) => sum + value, 0) / this.rss.length,
+      rssMaxMb: highest.total,
+      rssAvgMb: this.samples.reduce((sum, sample) => sum + sample.total, 0) / this.samples.length,
+      rssAtMax: highest,
     };
   }
 }

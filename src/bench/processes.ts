@@ -8,7 +8,7 @@ import { stringify } from "yaml";
 // The processes a benchmark run is made of: the go-e simulator, the daemon (the built CLI, as
 // a user runs it), the floor loop, and a subscriber that counts what reaches the broker.
 
-const DIST = join(import.meta.dirname, "..");
+export const DIST = join(import.meta.dirname, "..");
 export const CLI = join(DIST, "cli.js");
 
 export function sleep(ms: number): Promise<void> {
@@ -65,6 +65,15 @@ export class SimProcess {
         : undefined,
     );
     this.child.send({ type: "count", since, until });
+    return answer;
+  }
+
+  /** Every `/api/set` the simulator received since `since` (epoch ms): serial and arrival time. */
+  async sets(since: number): Promise<Array<[serial: string, at: number]>> {
+    const answer = onceMessage(this.child, (message) =>
+      field(message, "type") === "sets" ? (field(message, "sets") as Array<[string, number]>) : undefined,
+    );
+    this.child.send({ type: "sets", since });
     return answer;
   }
 
@@ -126,20 +135,25 @@ export class DaemonChild {
     this.exited = new Promise((resolve) => child.once("exit", (code) => resolve(code)));
   }
 
-  /** `nodeArgs` go to node itself (V8 flags such as --optimize-for-size). */
-  static start(config: object, nodeArgs: string[] = []): DaemonChild {
+  /** `nodeArgs` go to node itself (V8 flags such as --optimize-for-size); `env` is added to PATH. */
+  static start(config: object, nodeArgs: string[] = [], env: Record<string, string> = {}): DaemonChild {
     const dir = mkdtempSync(join(tmpdir(), "ev2mqtt-bench-"));
     const file = join(dir, "config.yaml");
     writeFileSync(file, stringify(config));
     const child = spawn(process.execPath, [...nodeArgs, CLI, "--config", file], {
       stdio: ["ignore", "pipe", "pipe"],
-      env: { PATH: process.env.PATH ?? "" },
+      env: { PATH: process.env.PATH ?? "", ...env },
     });
     return new DaemonChild(child);
   }
 
   get pid(): number {
     return this.child.pid ?? 0;
+  }
+
+  /** Sends the daemon a signal (SIGUSR2 starts and stops the allocation profile). */
+  signal(name: NodeJS.Signals): void {
+    this.child.kill(name);
   }
 
   get running(): boolean {

@@ -1,0 +1,54 @@
+import { percentile } from "./proc.js";
+
+// What a benchmark run measures and for how long, from the environment (see docs/benchmarks.md):
+// BENCH_QUICK=1 for a short run while developing, BENCH_PARTS to run only some parts.
+
+export const QUICK = process.env.BENCH_QUICK === "1";
+/** Seconds of measurement per scale run, after the start-up burst. */
+export const WINDOW_S = Number(process.env.BENCH_WINDOW_S ?? (QUICK ? 8 : 20));
+/** Chargers polled every second, one scale run each (bridge and floor loop). */
+export const SIZES = (process.env.BENCH_SIZES ?? (QUICK ? "10,100,1000" : "10,100,1000,2000"))
+  .split(",")
+  .map(Number);
+/** Writes per latency scenario. */
+export const WRITES = Number(process.env.BENCH_WRITES ?? (QUICK ? 200 : 1000));
+/** The load the write latency is measured under, besides idle. */
+export const LOADS = (process.env.BENCH_LOADS ?? "100,1000").split(",").map(Number);
+/** Chargers of the allocation profile, and its seconds of sampling. */
+export const PROFILE_N = Number(process.env.BENCH_PROFILE_N ?? 1000);
+export const PROFILE_S = Number(process.env.BENCH_PROFILE_S ?? (QUICK ? 5 : 10));
+
+export type Part = "scale" | "profile" | "latency" | "startup" | "traffic" | "extra";
+const PARTS = new Set((process.env.BENCH_PARTS ?? "scale,profile,latency,startup,traffic,extra").split(","));
+export function runs(part: Part): boolean {
+  return PARTS.has(part);
+}
+
+const BENCH_START = performance.now();
+/** A progress line with the seconds since the start. */
+export function log(text: string): void {
+  const seconds = Math.round((performance.now() - BENCH_START) / 1000);
+  process.stdout.write(`[${String(seconds).padStart(4)} s] ${text}\n`);
+}
+
+/** Config entries of `count` go-e chargers with serials from `first`, loadpoints from 1. */
+export function chargers(count: number, first: number, url: (serial: string) => string, interval: string) {
+  return Array.from({ length: count }, (_, index) => {
+    const serial = String(first + index);
+    return { serial, loadpoint: index + 1, url: url(serial), interval };
+  });
+}
+
+export const fmt = (value: number, digits = 1) => (Number.isFinite(value) ? value.toFixed(digits) : "n/a");
+
+export function median(values: number[]): number {
+  return percentile(
+    [...values].sort((a, b) => a - b),
+    50,
+  );
+}
+
+/** Wall-clock milliseconds with sub-millisecond resolution, comparable between processes. */
+export function epochNow(): number {
+  return performance.timeOrigin + performance.now();
+}
