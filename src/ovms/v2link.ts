@@ -1,5 +1,6 @@
 import net from "node:net";
 import tls from "node:tls";
+import { networkAdvice } from "../upstream/errors.js";
 import type { Logger } from "../util/log.js";
 
 /** Longest v2 line: real ones are below 1 KB; a server that sends more is broken or hostile. */
@@ -251,10 +252,10 @@ export class V2Link {
 }
 
 function describeSocketError(error: NodeJS.ErrnoException, host: string, port: number): string {
-  const where = `${host}:${port}`;
-  if (error.code === "ECONNREFUSED") return `${where}: connection refused`;
-  if (error.code === "ENOTFOUND" || error.code === "EAI_AGAIN") return `${where}: host not found`;
-  if (error.code === "ECONNRESET" || error.code === "EPIPE") return `${where}: connection reset`;
-  if (error.code === "ETIMEDOUT") return `${where}: connection timed out`;
-  return `${where}: ${error.code ?? error.message}`;
+  const where = `${host}:${port} (the v2 endpoint, setting commands)`;
+  // the same causes and next steps as every other upstream's network errors
+  const advice = networkAdvice(error.code);
+  return advice
+    ? `${where}: ${advice}`
+    : `${where}: ${error.code ?? error.message}; check the commands endpoint and this machine's network`;
 }
