@@ -5,19 +5,13 @@ import type { Config } from "./config/schema.js";
 import type { BridgeContext, BridgeEvents, Extension } from "./extension.js";
 import { defaultExtensions } from "./extensions.js";
 import { createGoeSources } from "./goe/charger.js";
-import {
-  currentInstance,
-  defaultClientId,
-  InstanceConflictError,
-  type InstanceIdentity,
-} from "./instance.js";
+import { currentInstance, defaultClientId, type InstanceIdentity } from "./instance.js";
 import { type EmbeddedBroker, startEmbeddedBroker } from "./mqtt/broker.js";
 import { MqttConnection } from "./mqtt/connection.js";
-import { probeRoot } from "./mqtt/instance-probe.js";
 import { Publisher } from "./mqtt/publisher.js";
 import { WriteRouter } from "./mqtt/writes.js";
 import { createOvmsSources } from "./ovms/index.js";
-import { unownedTopics } from "./retained-cleanup.js";
+import { claimRoot } from "./root-claim.js";
 import type { Device, Sink, Source, Values } from "./source.js";
 import { within } from "./util/duration.js";
 import type { Logger } from "./util/log.js";
@@ -87,7 +81,6 @@ export class Daemon {
     private readonly logger: Logger,
     private readonly makeSources: SourceFactory = defaultSources,
     private readonly makeExtensions: (context: BridgeContext) => Extension[] = defaultExtensions,
-    private readonly timings: { probeAnswerMs?: number } = {},
   ) {
     this.instance = currentInstance(config.mqtt.clientId ?? defaultClientId(config.mqtt.topic));
     this.ended = new Promise((resolve) => (this.endWith = resolve));
@@ -117,7 +110,7 @@ export class Daemon {
       protocolVersion = 4; // aedes speaks MQTT 3.1.1
     }
     const root = config.mqtt.topic;
-    const staleTopics = this.broker ? [] : await this.checkRoot(url, protocolVersion);
+    const staleTopics = this.broker ? [] : await claimRoot(config, url, protocolVersion, logger);
     const connection = new MqttConnection({
       url,
       clientId: this.instance.clientId,
@@ -209,42 +202,6 @@ export class Daemon {
       logger.info(summary, "ev2mqtt started; waiting for the MQTT broker");
       connection.once("connect", () => logger.info(summary, "ev2mqtt running"));
     }
-  }
-
-  /**
-   * Before taking the root: refuses to start while another instance is live on it (unless
-   * told to take over), and returns the retained topics of devices no longer configured.
-   */
-  private async checkRoot(url: string, protocolVersion: 4 | 5): Promise<string[]> {
-    const { mqtt } = this.config;
-    const probe = await probeRoot({
-      url,
-      username: mqtt.username,
-      password: mqtt.password,
-      protocolVersion,
-      ca: mqtt.ca,
-      cert: mqtt.cert,
-      key: mqtt.key,
-      rejectUnauthorized: mqtt.rejectUnauthorized,
-      root: mqtt.topic,
-      answerMs: this.timings.probeAnswerMs,
-    });
-    if (probe.state === "unreachable") {
-      // the connection retries on its own; an instance check needs the broker
-      this.logger.warn(
-        { err: probe.error },
-        "broker not reachable yet: starting without checking for another instance on this root",
-      );
-    } else if (probe.state === "live") {
-      if (!mqtt.takeover) throw new InstanceConflictError(mqtt.topic, probe.info);
-      this.logger.warn({ other: probe.info }, "taking over the root from another live instance (takeover)");
-    } else if (probe.state === "stale") {
-      this.logger.info(
-        { other: probe.info },
-        "the root says online but no instance answers (it crashed): taking it",
-      );
-    }
-    return unownedTopics(this.config, probe.retained);
   }
 
   /**
