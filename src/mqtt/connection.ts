@@ -12,6 +12,7 @@ import { within } from "../util/duration.js";
 import type { Logger } from "../util/log.js";
 import { topicLevel, topicProblem } from "../util/topic.js";
 import { Freshness, markerTopic } from "./freshness.js";
+import { PoisonGuard } from "./poison.js";
 
 export interface ConnectionOptions {
   url: string;
@@ -81,6 +82,11 @@ export class MqttConnection extends EventEmitter<{ connect: []; disconnect: [] }
   private everConnected = false;
   private stopping = false;
   private readonly freshness: Freshness;
+  private readonly poison = new PoisonGuard();
+  /** Whether the current socket got its CONNACK: only such a connection can be dropped on a publish. */
+  private sessionUp = false;
+  /** MQTT 5: the largest packet the broker accepts, from its CONNACK. */
+  private maximumPacketSize = Number.POSITIVE_INFINITY;
   /** Topics refused before sending, logged once each. */
   private readonly refusedTopics = new Set<string>();
   received = 0;
@@ -136,10 +142,14 @@ export class MqttConnection extends EventEmitter<{ connect: []; disconnect: [] }
     const client = mqtt.connect(options.url, clientOptions);
     this.client = client;
     client.on("connect", (connack) => void this.onConnect(connack.sessionPresent));
+    client.on("packetsend", (packet) => this.poison.sent(packet));
     client.on("packetreceive", (packet) => {
+      this.poison.received(packet);
       // mqtt.js emits `connect` only after it has resent its own unacknowledged messages;
       // the messages the broker kept arrive before that, and must be judged by this connect
       if (packet.cmd === "connack" && !(packet.returnCode || packet.reasonCode)) {
+        this.sessionUp = true;
+        this.maximumPacketSize = packet.properties?.maximumPacketSize ?? Number.POSITIVE_INFINITY;
         const marker = this.freshness.connected(packet.sessionPresent, !this.everConnected);
         this.everConnected = true;
         // the kept session holds the marker's subscription: send it at once, so the catch-up
@@ -151,6 +161,16 @@ export class MqttConnection extends EventEmitter<{ connect: []; disconnect: [] }
     });
     client.on("message", (topic, payload, packet) => this.onMessage(topic, payload, packet));
     client.on("close", () => {
+      // attempts that never got a CONNACK (broker or network away) sent nothing to blame
+      const culprit = this.stopping || !this.sessionUp ? undefined : this.poison.lost();
+      this.sessionUp = false;
+      if (culprit) {
+        for (const id of culprit.messageIds) client.removeOutgoingMessage(id);
+        options.logger.error(
+          { topic: culprit.topic },
+          "the broker dropped the connection 3 times in a row on this publish: it is not sent again (check the broker's limits, e.g. max_packet_size)",
+        );
+      }
       if (this.wasConnected && !this.stopping) {
         this.wasConnected = false;
         options.logger.warn({ broker: this.safeUrl() }, "MQTT connection lost; reconnecting");
@@ -197,7 +217,9 @@ export class MqttConnection extends EventEmitter<{ connect: []; disconnect: [] }
   publish(topic: string, payload: string, options: IClientPublishOptions): Promise<void> {
     const client = this.client;
     if (!client) return Promise.resolve();
-    const problem = topicProblem(topic);
+    const problem = this.poison.refused.has(topic)
+      ? "the broker dropped the connection on it before"
+      : (topicProblem(topic) ?? this.sizeProblem(topic, payload));
     if (problem) {
       if (!this.refusedTopics.has(topic) && this.refusedTopics.size < 1000) {
         this.refusedTopics.add(topic);
@@ -212,6 +234,15 @@ export class MqttConnection extends EventEmitter<{ connect: []; disconnect: [] }
         resolve();
       });
     });
+  }
+
+  /** A publish larger than the broker announced it accepts would get the bridge disconnected. */
+  private sizeProblem(topic: string, payload: string): string | undefined {
+    if (!Number.isFinite(this.maximumPacketSize)) return undefined;
+    // fixed header, lengths, message id and properties: 32 bytes is more than they take
+    const size = Buffer.byteLength(topic) + Buffer.byteLength(payload) + 32;
+    if (size <= this.maximumPacketSize) return undefined;
+    return `the message (${size} bytes) is larger than the broker accepts (${this.maximumPacketSize} bytes)`;
   }
 
   /** Publishes the final retained `offline` and disconnects cleanly (no last will). */

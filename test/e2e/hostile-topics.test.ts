@@ -2,7 +2,7 @@ import { chmodSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ClimkitSimulator, hostileSite } from "../../src/climkit/simulator/server.js";
+import { ClimkitSimulator, defaultSite, hostileSite } from "../../src/climkit/simulator/server.js";
 import { DaemonProcess } from "../helpers/daemon-process.js";
 import { Mosquitto } from "../helpers/mosquitto.js";
 import { MqttWatch } from "../helpers/mqtt-watch.js";
@@ -92,4 +92,62 @@ describe("upstream ids that are not topic-safe", () => {
     }
     expect(daemon.exitCode).toBe(0);
   });
+
+  // a broker that disconnects a client for any packet over 8 KB, and a site whose name is 10 KB:
+  // with MQTT 5 the broker announces its limit and the bridge never sends what is over it; with
+  // MQTT 3.1.1 it learns it from being dropped, and gives up on the publish after 3 tries
+  for (const protocolVersion of [5, 4] as const) {
+    it(`drops a publish that is too large for the broker, names it, and stays online (MQTT ${protocolVersion === 5 ? "5" : "3.1.1"})`, async () => {
+      const strict = await Mosquitto.start("allow_anonymous true\nmax_packet_size 8192\n");
+      const site = { ...defaultSite(), name: `Huge ${"n".repeat(10_000)}`, meters: [], sensors: [] };
+      const huge = new ClimkitSimulator({ sites: [site] });
+      await huge.start();
+      const watch = await MqttWatch.connect(strict.url, [`${ROOT}/#`]);
+      const daemon = DaemonProcess.start({
+        mqtt: { url: strict.url, topic: ROOT, protocolVersion },
+        log: { level: "info" },
+        homeassistant: { discovery: false },
+        climkit: [{ username: "api-user", password: "api-secret", url: huge.url, interval: "1m" }],
+      });
+      try {
+        await waitFor(
+          () => daemon.logLines().find((line) => line.topic === `${SITE}/title` && Number(line.level) >= 50),
+          30_000,
+          "the dropped publish in the log",
+        );
+        // the rest of the site is there, and the bridge stays online from then on
+        await watch
+          .waitForValue(`${SITE}/pvPower`, (payload) => Number(payload) >= 0, 30_000)
+          .catch((e) => {
+            console.log(
+              daemon
+                .logLines()
+                .map((l) => JSON.stringify(l).slice(0, 300))
+                .join("\n"),
+            );
+            throw e;
+          });
+        await watch.waitForValue(`${ROOT}/status`, "online");
+        const connects = () => daemon.logLines().filter((line) => line.msg === "MQTT connected").length;
+        const before = connects();
+        await new Promise((resolve) => setTimeout(resolve, 2000));
+        expect(connects()).toBe(before);
+        if (protocolVersion === 5) expect(before).toBe(1);
+        expect(watch.value(`${SITE}/title`)).toBeUndefined();
+        // only the two messages that hold the 10 KB name (the site's title, bridge/info) are dropped
+        const dropped = new Set(
+          daemon
+            .logLines()
+            .filter((l) => Number(l.level) >= 50)
+            .map((l) => l.topic),
+        );
+        expect(dropped).toEqual(new Set([`${SITE}/title`, `${ROOT}/bridge/info`]));
+      } finally {
+        await daemon.stop();
+        await watch.close();
+        await huge.stop();
+        await strict.stop();
+      }
+    }, 60_000);
+  }
 });
