@@ -79,7 +79,7 @@ export async function startEmbeddedBroker(
       reject(
         error.code === "EADDRINUSE"
           ? new Error(
-              `cannot start the embedded MQTT broker: ${listen} is already in use (is mosquitto running? set mqtt.url to use it, or mqtt.listen to another port)`,
+              `cannot start the embedded MQTT broker: ${listen} is already in use (by mosquitto, or another ev2mqtt with its embedded broker: set mqtt.url to use that broker, or mqtt.listen to another port)`,
             )
           : error,
       );
