@@ -1,5 +1,6 @@
 import { kindOfStatus, UpstreamError } from "../upstream/errors.js";
 import { BODY_LIMITS, bodyExcerpt, httpRequest, parseJson } from "../upstream/http.js";
+import { markSent } from "../util/request-trail.js";
 
 export type GoeStatus = Record<string, unknown>;
 
@@ -73,7 +74,9 @@ export class GoeApi {
   }
 
   async set(params: Record<string, unknown>): Promise<GoeSetOutcome> {
-    const response = await this.get(`/api/set?${encodeSetQuery(params)}`);
+    const request = this.get(`/api/set?${encodeSetQuery(params)}`);
+    markSent();
+    const response = await request;
     const keys = Object.keys(params);
     if (response.status === 422) {
       // all keys refused; the cloud names a reason per key, older answers one for all

@@ -2,6 +2,7 @@ import type { IPublishPacket } from "mqtt";
 import type { Device, WriteResult } from "../source.js";
 import { shown } from "../util/echo.js";
 import type { Logger } from "../util/log.js";
+import { type RequestTrail, withRequestTrail } from "../util/request-trail.js";
 import type { Delivery, MqttConnection } from "./connection.js";
 import type { Publisher } from "./publisher.js";
 import { responseTopicRefusal } from "./response-topic.js";
@@ -80,7 +81,8 @@ export class WriteRouter {
       result = outcome;
       await this.answer(valueTopic, origin, outcome);
     };
-    const task = this.execute(valueTopic, payload, origin)
+    const trail: RequestTrail = { sent: false };
+    const task = withRequestTrail(trail, () => this.execute(valueTopic, payload, origin))
       .catch((error: unknown): WriteResult => {
         this.logger.error({ topic: valueTopic, err: String(error) }, "write failed unexpectedly");
         return { ok: false, error: "the write failed inside the bridge; see its log" };
@@ -90,7 +92,9 @@ export class WriteRouter {
     this.pending.set(task, () =>
       answerOnce({
         ok: false,
-        error: "the bridge stopped before the upstream confirmed this write; check the value when it is back",
+        error: trail.sent
+          ? "sent; not confirmed: the bridge stopped before the upstream confirmed this write; check the value when it is back"
+          : "the bridge stopped before the upstream confirmed this write; check the value when it is back",
       }),
     );
     return task.then(() => {

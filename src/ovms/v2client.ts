@@ -1,5 +1,6 @@
 import { formatDuration } from "../util/duration.js";
 import type { Logger } from "../util/log.js";
+import { markSent } from "../util/request-trail.js";
 import { V2Link } from "./v2link.js";
 import type { CommandReply } from "./writes.js";
 
@@ -171,6 +172,7 @@ export class OvmsV2Client {
         entry.settle?.(new CommandError("dropped", "the connection to the OVMS server was lost"));
         return;
       }
+      markSent();
       this.options.logger.debug({ vehicle: vehicleId, code }, "OVMS command sent");
     });
   }

@@ -1,3 +1,5 @@
+import { AsyncResource } from "node:async_hooks";
+
 /**
  * Read-backs go first (a user waits on the write they confirm, and one read-back answers
  * every write it covers), then writes, then polls.
@@ -81,6 +83,9 @@ export class UpstreamQueue {
 
   run<T>(task: () => Promise<T>, priority: Priority = Priority.poll, options: RunOptions = {}): Promise<T> {
     if (this.closed) return Promise.reject(new QueueClosedError(this.name));
+    // the task runs in the context of whoever queued it, not of the task that ran before it
+    // (util/request-trail.ts follows a write's requests through the queue)
+    const queued = AsyncResource.bind(task);
     return new Promise<T>((resolve, reject) => {
       const entry: Waiting = {
         priority,
@@ -90,7 +95,7 @@ export class UpstreamQueue {
         start: async () => {
           this.lastWait = performance.now() - entry.enqueued;
           try {
-            resolve(await task());
+            resolve(await queued());
           } catch (error) {
             reject(error);
           }

@@ -69,7 +69,7 @@ describe("stopping", () => {
       console.info("answer at stop:", JSON.stringify(answer));
       expect(answer.ok).toBe(false);
       expect(answer.error).toMatch(/stopped/);
-      expect(answer.error).not.toMatch(/not sent/);
+      expect(answer.error).toMatch(/^sent; not confirmed/);
       const lines = daemon.logLines();
       expect(lines.filter((line) => line.msg === "stopping")).toHaveLength(1);
       expect(
