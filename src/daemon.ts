@@ -124,6 +124,7 @@ export class Daemon {
       statusTopic: `${root}/status`,
       root,
       sessionExpirySeconds: Math.round(config.mqtt.sessionExpiry / 1000),
+      persistentSession: !this.broker,
       staleWriteAfterMs: config.mqtt.staleWriteAfter,
       logger: logger.child({ component: "mqtt" }),
     });

@@ -30,6 +30,12 @@ export interface ConnectionOptions {
   root: string;
   /** MQTT 5: how long the broker keeps the session (and the writes in it) while the bridge is away. */
   sessionExpirySeconds: number;
+  /**
+   * Default true. False for the embedded broker: it lives and dies with the bridge, so a kept
+   * session buys nothing there, and aedes' session store drops the connection with "no such
+   * packet" once the discovery configs echo back to a persistent client.
+   */
+  persistentSession?: boolean;
   /** A write kept by the broker longer than this is answered as stale (see freshness.ts). */
   staleWriteAfterMs: number;
   logger: Logger;
@@ -116,7 +122,7 @@ export class MqttConnection extends EventEmitter<{ connect: []; disconnect: [] }
       protocolVersion: options.protocolVersion,
       // a persistent session: the broker keeps the /set messages published while the bridge is
       // away (network cut, broker or bridge restart) and delivers them when it is back
-      clean: false,
+      clean: options.persistentSession === false,
       ...(options.protocolVersion === 5
         ? { properties: { sessionExpiryInterval: options.sessionExpirySeconds } }
         : {}),

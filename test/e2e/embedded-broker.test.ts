@@ -47,4 +47,57 @@ describe("the embedded broker", () => {
       await daemon.stop();
     }
   });
+
+  it("keeps the bridge connected while Home Assistant discovery is published (the demo's first minute)", async () => {
+    const port = await freePort();
+    const daemon = DaemonProcess.start({
+      mqtt: { listen: `127.0.0.1:${port}` },
+      goe: [{ serial: "000001", loadpoint: 1, url: "http://127.0.0.1:9" }],
+    });
+    try {
+      await waitFor(() => daemon.text.includes("Home Assistant discovery published"), 20_000, "discovery");
+      // a request answered after the configs went out: the connection carried them
+      const answer = execFile("mosquitto_sub", [
+        "-h",
+        "127.0.0.1",
+        "-p",
+        String(port),
+        "-t",
+        "ev2mqtt/bridge/response/health_check",
+        "-C",
+        "1",
+        "-W",
+        "5",
+      ]);
+      let text = "";
+      answer.stdout?.on("data", (chunk: Buffer) => (text += chunk.toString()));
+      await waitFor(
+        async () => {
+          await new Promise((resolve) =>
+            execFile(
+              "mosquitto_pub",
+              [
+                "-h",
+                "127.0.0.1",
+                "-p",
+                String(port),
+                "-t",
+                "ev2mqtt/bridge/request/health_check",
+                "-m",
+                "{}",
+              ],
+              resolve,
+            ),
+          );
+          return text.includes('"healthy":true');
+        },
+        10_000,
+        "a health_check answer",
+      );
+      answer.kill();
+      expect(daemon.text).not.toContain("MQTT connection lost");
+    } finally {
+      await daemon.stop();
+    }
+  });
 });
