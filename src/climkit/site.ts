@@ -28,6 +28,8 @@ export interface SiteOptions {
   discoveryIntervalMs: number;
   /** `climkit[0]`, for errors that tell the user what to fix. */
   configPath: string;
+  /** A poll now (`bridge/request/poll`): the account's, which reads all its sites. */
+  pollNow?: () => Promise<void>;
 }
 
 /**
@@ -145,7 +147,7 @@ export class ClimkitSite {
     const key = JSON.stringify(description);
     if (key !== this.described) {
       this.described = key;
-      this.sink.device({ describe: () => description });
+      this.sink.device({ describe: () => description, pollNow: this.options.pollNow });
     }
     const values: Values = { ...gone, title: name };
     for (const meter of meters) Object.assign(values, meterInfoValues(meter));

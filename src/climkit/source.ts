@@ -153,6 +153,7 @@ class ClimkitSource implements Source {
       staleAfterMs: this.options.staleAfterMs ?? 60 * 60_000,
       discoveryIntervalMs: this.options.discoveryIntervalMs ?? 60 * 60_000,
       configPath: `climkit[${this.index}]`,
+      pollNow: () => this.poller.pollNow(),
     };
     return ids.map((id, i) => new ClimkitSite(id, topics[i] ?? `sites/${i + 1}`, this.api, sink, options));
   }

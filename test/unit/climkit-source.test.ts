@@ -302,3 +302,14 @@ describe("a Climkit account without sites: (issue 11 item 10)", () => {
     expect(sink.lastError("climkit/1")).toBe("");
   });
 });
+
+describe("a Climkit site polled on request (bridge/request/poll)", () => {
+  it("reads the site again now", async () => {
+    const { sim, sink } = await run({ config: { interval: 3_600_000 } });
+    await waitFor(() => polls(sink) >= 1, 10_000, "first poll");
+    const before = sim.requests.length;
+    await sink.devices.get("site")?.pollNow?.();
+    expect(polls(sink)).toBe(2);
+    expect(sim.requests.length).toBeGreaterThan(before);
+  });
+});
