@@ -43,9 +43,15 @@ afterAll(async () => {
 
 /** Publishes a request with mosquitto_pub and returns the JSON answer on bridge/response. */
 async function request(what: string, payload: string): Promise<Record<string, unknown>> {
-  const since = Date.now();
+  // the answer is the first message on the response topic after this request went out
+  // (counted, not timed: two answers can arrive within one millisecond)
+  const seen = watch.messages.length;
   await mosquittoPub(broker.port, `${ROOT}/bridge/request/${what}`, payload);
-  const answer = await watch.waitForMessage(`${ROOT}/bridge/response/${what}`, since, 10_000);
+  const answer = await waitFor(
+    () => watch.messages.slice(seen).find((message) => message.topic === `${ROOT}/bridge/response/${what}`),
+    10_000,
+    `an answer to ${what}`,
+  );
   return JSON.parse(answer.payload) as Record<string, unknown>;
 }
 
