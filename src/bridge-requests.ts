@@ -53,17 +53,33 @@ export class BridgeRequests implements Extension {
   }
 
   private readonly onRequest = (topic: string, payload: Buffer, packet: IPublishPacket): void => {
-    // a retained request would run again at every start: clear it, never act on it
+    // an empty payload is what clearing a retained request looks like (ours included): it is
+    // no request, as an empty /set is no write. A request carries at least `{}` or a word.
+    if (payload.length === 0) return;
+    const what = topic.slice(topic.lastIndexOf("/") + 1);
+    // a retained request would run again at every start: clear it, never act on it, say why
     if (packet.retain) {
-      if (payload.length > 0) this.context.publisher.clearRetained(topic);
+      this.context.publisher.clearRetained(topic);
+      void this.handle(
+        what,
+        payload,
+        packet,
+        "a retained request is stale and never acted on (publish without retain)",
+      );
       return;
     }
-    const what = topic.slice(topic.lastIndexOf("/") + 1);
     void this.handle(what, payload, packet);
   };
 
-  private async handle(what: string, payload: Buffer, packet: IPublishPacket): Promise<void> {
-    const { options, transaction, problem } = parseRequest(payload);
+  private async handle(
+    what: string,
+    payload: Buffer,
+    packet: IPublishPacket,
+    refusal?: string,
+  ): Promise<void> {
+    const parsed = parseRequest(payload);
+    const { options, transaction } = parsed;
+    const problem = refusal ?? parsed.problem;
     let response: BridgeResponse;
     const handler = Object.hasOwn(this.handlers, what) ? this.handlers[what] : undefined;
     try {

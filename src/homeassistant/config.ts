@@ -193,7 +193,8 @@ function bridgeConfigs(options: DiscoveryOptions): DiscoveryConfig[] {
     make("button", "restart", {
       name: "Restart",
       command_topic: `${options.root}/bridge/request/restart`,
-      payload_press: "",
+      // not empty: an empty payload is what clearing a retained request looks like
+      payload_press: PAYLOAD_PRESS,
       device_class: "restart",
       entity_category: "config",
       availability: [bridgeAvailability(options)],

@@ -182,6 +182,9 @@ describe("bridge requests", () => {
         instance?: { pid?: number; since?: string };
       }
     ).instance;
+    // left retained by mistake (mosquitto_pub -r): acted on now, as it arrives live ...
+    await mosquittoPub(broker.port, `${ROOT}/bridge/request/info`, '{"transaction":"kept"}', ["-r"]);
+    const seen = watch.messages.length;
     const answer = await request("restart", '{"transaction":"r"}');
     expect(answer).toEqual({ status: "ok", transaction: "r", data: { restarting: true } });
     await watch.waitForValue(
@@ -193,6 +196,24 @@ describe("bridge requests", () => {
     expect(info.instance?.pid).toBe(pid?.pid);
     expect(daemon.exitCode).toBeNull();
     await watch.waitForValue(`${ROOT}/loadpoints/1/online`, "true");
+    // ... but refused and cleared when the restarted bridge finds it on the broker
+    const stale = await waitFor(
+      () =>
+        watch.messages
+          .slice(seen)
+          .find((m) => m.topic === `${ROOT}/bridge/response/info` && m.payload.includes('"status":"error"')),
+      10_000,
+      "the stale request refused",
+    );
+    expect(JSON.parse(stale.payload)).toMatchObject({
+      transaction: "kept",
+      error: "a retained request is stale and never acted on (publish without retain)",
+    });
+    const retained = await mosquittoSub(broker.port, `${ROOT}/bridge/request/#`, {
+      seconds: 1,
+      retainedOnly: true,
+    });
+    expect(retained).toEqual([]);
   });
 
   it("Home Assistant's Log level select and Restart button work through the configs the bridge announced", async () => {
