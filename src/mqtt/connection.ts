@@ -10,9 +10,11 @@ import mqtt, {
 import { networkAdvice } from "../upstream/errors.js";
 import { within } from "../util/duration.js";
 import type { Logger } from "../util/log.js";
-import { topicLevel, topicProblem } from "../util/topic.js";
+import { topicLevel, topicMatches, topicProblem } from "../util/topic.js";
 import { Freshness, markerTopic } from "./freshness.js";
 import { PoisonGuard } from "./poison.js";
+
+export { topicMatches };
 
 export interface ConnectionOptions {
   url: string;
@@ -63,18 +65,6 @@ const RECONNECT_MS = 1000;
 /** How long the final `status` may take to be acknowledged, and then the end handshake (stop). */
 const STATUS_TIMEOUT_MS = 800;
 const END_TIMEOUT_MS = 700;
-
-/** Does an MQTT topic filter (with + and #) match a topic? */
-export function topicMatches(filter: string, topic: string): boolean {
-  const f = filter.split("/");
-  const t = topic.split("/");
-  for (let i = 0; i < f.length; i++) {
-    if (f[i] === "#") return true;
-    if (i >= t.length) return false;
-    if (f[i] !== "+" && f[i] !== t[i]) return false;
-  }
-  return f.length === t.length;
-}
 
 /**
  * The broker connection: last will, reconnect with back-off, subscriptions that survive

@@ -77,3 +77,15 @@ export function topicProblem(topic: string): string | undefined {
   if (Buffer.byteLength(topic) > MAX_TOPIC_BYTES) return "the topic is longer than 65535 bytes";
   return undefined;
 }
+
+/** Does an MQTT topic filter (with + and #) match a topic? */
+export function topicMatches(filter: string, topic: string): boolean {
+  const f = filter.split("/");
+  const t = topic.split("/");
+  for (let i = 0; i < f.length; i++) {
+    if (f[i] === "#") return true;
+    if (i >= t.length) return false;
+    if (f[i] !== "+" && f[i] !== t[i]) return false;
+  }
+  return f.length === t.length;
+}
