@@ -1,6 +1,6 @@
 import { createRequire } from "node:module";
 import type { Dispatcher, Agent as UndiciAgent } from "undici";
-import { scrub } from "../util/secrets.js";
+import { scrubText } from "../util/secrets.js";
 import { networkFailure, timeoutFailure, UpstreamError } from "./errors.js";
 
 export interface HttpResponse {
@@ -206,12 +206,12 @@ const MESSAGE_FIELDS = ["error", "msg", "message", "detail", "reason", "descript
  * query strings, the password of a login), so a body is never quoted as it is: only a known
  * safe part is shown (the message field of a JSON error, the `<title>` of an HTML page, a
  * short line of plain text),
- * scrubbed BEFORE it is shortened, since a cut secret can no longer be recognised whole.
+ * scrubbed BEFORE it is shortened (runs of a secret included: util/secrets.ts).
  */
 export function bodyExcerpt(text: string): string {
   const safe = knownSafePart(text);
   if (safe === undefined) return "body not shown";
-  const flat = scrub(safe).replace(/\s+/g, " ").trim();
+  const flat = scrubText(safe).replace(/\s+/g, " ").trim();
   return flat.length > 80 ? `${flat.slice(0, 80)}…` : flat;
 }
 

@@ -3,15 +3,17 @@
 // passes through scrub(). Redaction by field name alone misses secrets inside URLs, error texts
 // and upstream bodies, which is where bridges have leaked them before.
 //
-// Two rules, both applied by scrub():
-// - whole secrets (4 characters or more), as they are, URL-encoded and JSON-escaped, become `***`;
-// - cut-off secrets: any run of PARTIAL (6) or more characters taken from a secret of 8 or more
-//   characters becomes `***` too. An upstream error page that echoes the request, cut to a
-//   short excerpt somewhere, used to leave 17 of 24 password characters or `Bearer GoeTok-Zx…`
-//   in `<device>/error`. The price: ordinary text that shares 6 characters in a row with a
-//   secret is masked as well (a password `my-password-1` masks the word `password` in logs), so
-//   secrets made of random characters read best. Texts must still be scrubbed BEFORE they are
-//   shortened: a cut can leave fewer than 6 characters of a secret, which nothing can recognise.
+// Two rules:
+// - scrub(), for every log line and payload: whole secrets (4 characters or more), as they are,
+//   URL-encoded and JSON-escaped, become `***`;
+// - scrubText(), for text that comes from outside (upstream bodies quoted in error texts): that,
+//   and any run of PARTIAL (6) or more characters taken from a secret of 8 or more characters
+//   becomes `***` too. An upstream error page that echoes the request, cut short somewhere, used
+//   to leave 17 of 24 password characters or `Bearer GoeTok-Zx…` in `<device>/error`. This rule
+//   is not applied to everything: a secret shares runs with ordinary text too (a token holding
+//   the charger's serial, a password holding the root topic), and masking those in topics and
+//   discovery configs would break them. Text must be scrubbed BEFORE it is shortened: a cut can
+//   leave fewer than 6 characters of a secret, which nothing can recognise.
 
 const secrets = new Set<string>();
 let pattern: RegExp | undefined;
@@ -47,11 +49,16 @@ export function addSecret(secret: string | undefined): void {
   }
 }
 
-/** Replaces every known secret, and every run of 6+ characters of one, in a text by `***`. */
+/** Replaces every known secret in a text by `***`. */
 export function scrub(text: string): string {
   if (!pattern) return text;
   pattern.lastIndex = 0;
-  const whole = pattern.test(text) ? text.replace(pattern, MASK) : text;
+  return pattern.test(text) ? text.replace(pattern, MASK) : text;
+}
+
+/** For text from outside (upstream bodies): every secret, and every run of 6+ characters of one, becomes `***`. */
+export function scrubText(text: string): string {
+  const whole = scrub(text);
   return runs.size > 0 ? maskRuns(whole) : whole;
 }
 
