@@ -49,13 +49,23 @@ export function encodeSetQuery(params: Record<string, unknown>): string {
 /** The go-eCharger HTTP API v2, served by the cloud (v3 hosts) and by the charger itself. */
 export class GoeApi {
   readonly cloud: boolean;
+  private readonly headers: Record<string, string>;
+  /** The URL of the latest status request, by its list of keys: most polls ask the same list. */
+  private statusUrl: { keys: readonly string[]; url: URL } | undefined;
 
   constructor(private readonly options: GoeApiOptions) {
     this.cloud = /\.api\.v3\.go-e\.io$/i.test(new URL(options.baseUrl).hostname) || Boolean(options.token);
+    this.headers = { accept: "application/json" };
+    if (options.token) this.headers.authorization = `Bearer ${options.token}`;
   }
 
   async status(keys: readonly string[]): Promise<GoeStatus> {
-    const response = await this.get(`/api/status?filter=${keys.join(",")}`);
+    // built once for the list the charger is polled with, not parsed again every second
+    if (this.statusUrl?.keys !== keys) {
+      const url = new URL(`${this.options.baseUrl}/api/status?filter=${keys.join(",")}`);
+      this.statusUrl = { keys, url };
+    }
+    const response = await this.get(this.statusUrl.url);
     if (response.status !== 200) throw this.failure("status", response.status, response.text);
     const body = parseJson(response.text, "go-e status");
     if (!body || typeof body !== "object" || Array.isArray(body)) {
@@ -103,11 +113,9 @@ export class GoeApi {
     throw this.failure("set", response.status, response.text);
   }
 
-  private get(pathAndQuery: string) {
-    const headers: Record<string, string> = { accept: "application/json" };
-    if (this.options.token) headers.authorization = `Bearer ${this.options.token}`;
-    return httpRequest(`${this.options.baseUrl}${pathAndQuery}`, {
-      headers,
+  private get(target: string | URL) {
+    return httpRequest(typeof target === "string" ? `${this.options.baseUrl}${target}` : target, {
+      headers: this.headers,
       timeoutMs: this.options.timeoutMs,
       maxBodyBytes: BODY_LIMITS.goe,
     });
