@@ -98,7 +98,8 @@ export function buildDiscovery(options: DiscoveryOptions, devices: DeviceDescrip
     configs.push(config);
   };
   for (const config of bridgeConfigs(options)) add(config, "bridge");
-  const sorted = [...devices].sort((a, b) => a.id.localeCompare(b.id));
+  // by code units, not localeCompare: ids are ASCII, and collation would page ICU's data into memory
+  const sorted = [...devices].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   for (const device of sorted) {
     for (const entity of device.entities) {
       const what = `${device.topic}/${entity.key}`;

@@ -50,12 +50,14 @@ export function escId(text: string): string {
   return esc(text).replaceAll("__", "_2f");
 }
 
+const BEYOND_PRINTABLE_ASCII = /[^ -~\t\n\r]/;
+
 /** Turns camelCase and any punctuation into an entity-id slug: `chargeCurrents/l1` → `charge_currents_l1`. */
 export function slug(text: string): string {
-  return text
-    .replace(/([a-z0-9])([A-Z])/g, "$1_$2")
-    .normalize("NFKD")
-    .replace(/[\u0300-\u036f]/g, "")
+  const split = text.replace(/([a-z0-9])([A-Z])/g, "$1_$2");
+  // accents come off by Unicode decomposition; ASCII has none, and skipping it keeps ICU's
+  // normalisation data out of memory
+  return (BEYOND_PRINTABLE_ASCII.test(split) ? split.normalize("NFKD").replace(/[\u0300-\u036f]/g, "") : split)
     .toLowerCase()
     .replace(/[^a-z0-9]+/g, "_")
     .replace(/^_+|_+$/g, "");
