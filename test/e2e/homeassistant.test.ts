@@ -19,7 +19,7 @@ import { waitFor } from "../helpers/recording-sink.js";
 
 const ROOT = "ev2mqtt";
 const PREFIX = "homeassistant";
-const TOKEN = "t0ken-000001";
+const TOKEN = "t0ken-Zq9xWv";
 const CHARGERS = ["000001", "000002"];
 
 interface HaConfig {
