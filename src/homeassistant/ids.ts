@@ -57,7 +57,9 @@ export function slug(text: string): string {
   const split = text.replace(/([a-z0-9])([A-Z])/g, "$1_$2");
   // accents come off by Unicode decomposition; ASCII has none, and skipping it keeps ICU's
   // normalisation data out of memory
-  return (BEYOND_PRINTABLE_ASCII.test(split) ? split.normalize("NFKD").replace(/[\u0300-\u036f]/g, "") : split)
+  return (
+    BEYOND_PRINTABLE_ASCII.test(split) ? split.normalize("NFKD").replace(/[\u0300-\u036f]/g, "") : split
+  )
     .toLowerCase()
     .replace(/[^a-z0-9]+/g, "_")
     .replace(/^_+|_+$/g, "");
