@@ -1,4 +1,4 @@
-import { AsyncResource } from "node:async_hooks";
+import { inCurrentTrail } from "../util/request-trail.js";
 
 /**
  * Read-backs go first (a user waits on the write they confirm, and one read-back answers
@@ -85,7 +85,7 @@ export class UpstreamQueue {
     if (this.closed) return Promise.reject(new QueueClosedError(this.name));
     // the task runs in the context of whoever queued it, not of the task that ran before it
     // (util/request-trail.ts follows a write's requests through the queue)
-    const queued = AsyncResource.bind(task);
+    const queued = inCurrentTrail(task);
     return new Promise<T>((resolve, reject) => {
       const entry: Waiting = {
         priority,

@@ -23,3 +23,12 @@ export function markSent(): void {
   const trail = trails.getStore();
   if (trail) trail.sent = true;
 }
+
+/**
+ * `task`, to run inside the trail current now, when there is one. Queued tasks outside a write
+ * (every poll) run as they are: binding each to its async context costs an AsyncResource per poll.
+ */
+export function inCurrentTrail<T>(task: () => Promise<T>): () => Promise<T> {
+  const trail = trails.getStore();
+  return trail ? () => trails.run(trail, task) : task;
+}
