@@ -17,8 +17,14 @@ const RETAINED = { qos: 1, retain: true } as const;
  */
 export class Publisher {
   private readonly state = new Map<string, string>();
-  /** Full topics by device topic and key, built once: every poll sets some 30 values. */
-  private readonly topics = new Map<string, Map<string, string>>();
+  /**
+   * Per device topic and key: the full topic, built once, and the value last set there. Every
+   * poll sets some 30 values, mostly unchanged numbers and booleans: those are neither encoded
+   * nor looked up again.
+   */
+  private readonly slots = new Map<string, Map<string, { topic: string; value: Value; erasures: number }>>();
+  /** Counts erase() calls: a slot set before the latest one is set again, whatever its value. */
+  private erasures = 0;
   private lastUpdated = 0;
   /** Retained state messages sent, for metrics and the idle-traffic benchmark. */
   statePublishes = 0;
@@ -40,20 +46,25 @@ export class Publisher {
 
   /** Sets the values of one device; keys are relative to the device topic. */
   values(deviceTopic: string, values: Values): void {
-    let topics = this.topics.get(deviceTopic);
-    if (!topics) {
-      topics = new Map();
-      this.topics.set(deviceTopic, topics);
+    let slots = this.slots.get(deviceTopic);
+    if (!slots) {
+      slots = new Map();
+      this.slots.set(deviceTopic, slots);
     }
     for (const key in values) {
       const value = values[key];
       if (value === undefined) continue;
-      let fullTopic = topics.get(key);
-      if (fullTopic === undefined) {
-        fullTopic = `${this.root}/${deviceTopic}/${key}`;
-        topics.set(key, fullTopic);
+      const slot = slots.get(key);
+      if (slot === undefined) {
+        const topic = `${this.root}/${deviceTopic}/${key}`;
+        slots.set(key, { topic, value, erasures: this.erasures });
+        this.setValue(topic, value);
+      } else if (slot.value !== value || slot.erasures !== this.erasures || typeof value === "string") {
+        // strings always go through scrub() again: a secret learnt since must come out
+        slot.value = value;
+        slot.erasures = this.erasures;
+        this.setValue(slot.topic, value);
       }
-      this.setValue(fullTopic, value);
     }
   }
 
@@ -74,6 +85,7 @@ export class Publisher {
   erase(fullTopic: string): void {
     if (!this.state.has(fullTopic)) return;
     this.state.delete(fullTopic);
+    this.erasures += 1;
     if (this.connection.connected) void this.connection.publish(fullTopic, "", RETAINED);
   }
 
