@@ -8,7 +8,25 @@ import { Session } from "node:inspector/promises";
 
 const file = process.env.EV2MQTT_ALLOC_PROFILE;
 const kept = process.env.EV2MQTT_ALLOC_PROFILE_KEPT === "1";
-if (file) {
+// EV2MQTT_CPU_PROFILE=<file>: the same signals start and stop V8's CPU profiler instead
+const cpuFile = process.env.EV2MQTT_CPU_PROFILE;
+if (cpuFile) {
+  const session = new Session();
+  session.connect();
+  let running = false;
+  process.on("SIGUSR2", () => {
+    void (async () => {
+      running = !running;
+      if (running) {
+        await session.post("Profiler.enable");
+        await session.post("Profiler.start");
+        return;
+      }
+      const { profile } = await session.post("Profiler.stop");
+      writeFileSync(cpuFile, JSON.stringify(profile));
+    })();
+  });
+} else if (file) {
   const session = new Session();
   session.connect();
   let sampling = false;
