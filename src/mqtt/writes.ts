@@ -94,7 +94,7 @@ export class WriteRouter {
         ok: false,
         error: trail.sent
           ? "sent; not confirmed: the bridge stopped before the upstream confirmed this write; check the value when it is back"
-          : "the bridge stopped before the upstream confirmed this write; check the value when it is back",
+          : "not sent: the bridge stopped before this write went out; publish it again when the bridge is back",
       }),
     );
     return task.then(() => {

@@ -52,6 +52,11 @@ describe("stopping", () => {
       await watch.waitForValue(`${root}/loadpoints/1/online`, "true");
       const since = Date.now();
       await hangingWrite(root, 11);
+      // a second write waits behind the hanging one: it never leaves the bridge. Usually it is
+      // queued by the time the signal comes ("not sent"); on a slow machine it may arrive while
+      // the bridge stops ("stopping"): either way it must say so and never reach the charger
+      await mosquittoPub(broker.port, `${root}/loadpoints/1/minCurrent/set`, "7");
+      await new Promise((resolve) => setTimeout(resolve, 500));
       const signalled = Date.now();
       const exited = daemon.stop("SIGTERM");
       await new Promise((resolve) => setTimeout(resolve, 200));
@@ -70,6 +75,12 @@ describe("stopping", () => {
       expect(answer.ok).toBe(false);
       expect(answer.error).toMatch(/stopped/);
       expect(answer.error).toMatch(/^sent; not confirmed/);
+      const queued = JSON.parse(
+        (await watch.waitForMessage(`${root}/loadpoints/1/minCurrent/result`, since, 2000)).payload,
+      );
+      console.info("queued answer at stop:", JSON.stringify(queued));
+      expect(queued).toMatchObject({ ok: false, error: expect.stringMatching(/^not sent|stopping/) });
+      expect(sim.setCalls(SERIAL).some((call) => "mca" in call)).toBe(false);
       const lines = daemon.logLines();
       expect(lines.filter((line) => line.msg === "stopping")).toHaveLength(1);
       expect(
