@@ -179,7 +179,7 @@ function trafficSection(report: Report): string[] {
       .map(([path, n]) => `${path} ${n}`)
       .join(", ");
     lines.push(
-      `- OVMS, default settings (interval 60 s, one account, one parked car, the simulator's 120 s sessions): ${o.requests} requests in ${fmt(o.minutes, 1)} min of real time ≈ ${fmt(o.perHour, 0)} requests per hour (${o.logins} logins; ${paths}). See \`src/ovms/README.md\` for the simulated-hour budget.`,
+      `- OVMS, default settings (v2 link up, one account, one parked car, the simulator's 120 s sessions): ${o.requests} requests in ${fmt(o.minutes, 1)} min of real time ≈ ${fmt(o.perHour, 0)} requests per hour (${o.logins} logins; ${paths}). See \`src/ovms/README.md\` for the simulated-hour budget.`,
     );
   }
   return [...lines, ""];

@@ -84,9 +84,19 @@ export interface OvmsRun {
 /** One OVMS account with one parked car at the default settings, in real time, until stopped. */
 export async function startOvmsRun(): Promise<() => Promise<OvmsRun>> {
   const sim = new OvmsSimulator({ username: "demo", password: "demo-password" });
-  const { restUrl } = await sim.start();
+  // the simulator's v2 port stands where a real server's default (the REST host, 6867) is:
+  // without it the derived endpoint is refused and the run would measure REST polling
+  const { restUrl, commandsUrl } = await sim.start();
   const [server] = parseConfig({
-    ovms: [{ url: restUrl, username: "demo", password: "demo-password", vehicles: [{ id: "DEMO" }] }],
+    ovms: [
+      {
+        url: restUrl,
+        commands: commandsUrl,
+        username: "demo",
+        password: "demo-password",
+        vehicles: [{ id: "DEMO" }],
+      },
+    ],
   }).ovms;
   if (!server) throw new Error("no OVMS server");
   const sources = createOvmsSources([server], { logger: silentLogger() });
