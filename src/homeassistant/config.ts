@@ -1,6 +1,8 @@
 import type { DeviceDescription, Entity } from "../source.js";
+import { bridgeAvailability, bridgeConfigs, origin } from "./bridge-configs.js";
 import { numberClasses, sensorClasses } from "./classes.js";
-import { BRIDGE_OBJECT, bridgeIdentifier, deviceIdentifier, entityIds } from "./ids.js";
+import { bridgeIdentifier, deviceIdentifier, entityIds } from "./ids.js";
+import { ATTRIBUTES_TEMPLATE, PAYLOAD_PRESS, TIMESTAMP_TEMPLATE, VALUE_TEMPLATE } from "./templates.js";
 
 // The pure part of Home Assistant discovery: from what the devices describe to the retained
 // config messages, with no MQTT and no knowledge of any upstream. Everything HA needs to know
@@ -42,29 +44,6 @@ export interface DiscoveryPlan {
   /** Entities left out, in words (a duplicate id, say): for a warning in the log. */
   problems: string[];
 }
-
-/** `origin.name` of every config: how the bridge recognises its own configs on the broker. */
-export const ORIGIN_NAME = "ev2mqtt";
-
-/** The payload HA sends to a button's command topic (the bridge ignores empty payloads). */
-export const PAYLOAD_PRESS = "PRESS";
-
-/**
- * The bridge publishes an empty payload for "no value". HA's MQTT entities read the rendered
- * `None` as unknown (sensor, binary_sensor, switch, select and number's payload_reset), so an
- * erased value shows as unknown instead of a template or parse error.
- */
-export const VALUE_TEMPLATE = "{{ value if value else None }}";
-/** Unix seconds to a date-time HA can store; empty → unknown. */
-export const TIMESTAMP_TEMPLATE = "{{ as_datetime(value | int) if value else None }}";
-/**
- * An erased location becomes null coordinates: HA's MQTT tracker keeps its last position for an
- * attribute set without `latitude`/`longitude` (`{}`), but clears it (state unknown) when they
- * are present and not numbers; it logs a warning about the incomplete location each time.
- */
-export const ATTRIBUTES_TEMPLATE = `{{ value if value else '{"latitude": null, "longitude": null}' }}`;
-/** The bridge's log level, from the JSON of `bridge/info`. */
-export const LOG_LEVEL_TEMPLATE = "{{ value_json.log_level if value else None }}";
 
 const COMPONENTS: Record<Entity["kind"], Component> = {
   sensor: "sensor",
@@ -120,98 +99,6 @@ function invalidEntity(entity: Entity): string | undefined {
   if (entity.kind === "number" && entity.step !== undefined && !(entity.step > 0))
     return "its step must be > 0";
   return undefined;
-}
-
-function origin(options: DiscoveryOptions): JsonObject {
-  return {
-    name: ORIGIN_NAME,
-    sw_version: options.version,
-    ...(options.supportUrl ? { support_url: options.supportUrl } : {}),
-  };
-}
-
-function bridgeDevice(options: DiscoveryOptions): JsonObject {
-  return {
-    identifiers: [bridgeIdentifier(options.root)],
-    name: options.root === "ev2mqtt" ? "ev2mqtt" : `ev2mqtt ${options.root}`,
-    manufacturer: "ev2mqtt",
-    model: "ev2mqtt bridge",
-    sw_version: options.version,
-  };
-}
-
-function bridgeAvailability(options: DiscoveryOptions): JsonObject {
-  return { topic: `${options.root}/status`, payload_available: "online", payload_not_available: "offline" };
-}
-
-function bridgeConfigs(options: DiscoveryOptions): DiscoveryConfig[] {
-  const make = (component: Component, key: string, fields: JsonObject): DiscoveryConfig => {
-    const ids = entityIds(
-      options.prefix,
-      options.root,
-      component,
-      { id: BRIDGE_OBJECT, topic: BRIDGE_OBJECT },
-      key,
-    );
-    return {
-      topic: ids.topic,
-      component,
-      uniqueId: ids.uniqueId,
-      payload: {
-        ...fields,
-        unique_id: ids.uniqueId,
-        default_entity_id: ids.defaultEntityId,
-        origin: origin(options),
-        device: bridgeDevice(options),
-      },
-    };
-  };
-  return [
-    // no availability: this entity is the availability, and must read "disconnected" when the
-    // last will fires instead of turning unavailable
-    make("binary_sensor", "connection", {
-      name: "Connection state",
-      state_topic: `${options.root}/status`,
-      payload_on: "online",
-      payload_off: "offline",
-      device_class: "connectivity",
-      entity_category: "diagnostic",
-      qos: 1,
-    }),
-    make("sensor", "updated", {
-      name: "Last poll",
-      state_topic: `${options.root}/updated`,
-      value_template: TIMESTAMP_TEMPLATE,
-      device_class: "timestamp",
-      entity_category: "diagnostic",
-      // it changes with every poll: enabled, it would fill the logbook and the recorder (as
-      // Zigbee2MQTT ships "Last seen" disabled); a user who wants it enables it in HA
-      enabled_by_default: false,
-      availability: [bridgeAvailability(options)],
-      qos: 1,
-    }),
-    // runtime control through the bridge requests, as Zigbee2MQTT's bridge device offers it
-    make("button", "restart", {
-      name: "Restart",
-      command_topic: `${options.root}/bridge/request/restart`,
-      // not empty: an empty payload is what clearing a retained request looks like
-      payload_press: PAYLOAD_PRESS,
-      device_class: "restart",
-      entity_category: "config",
-      availability: [bridgeAvailability(options)],
-      qos: 1,
-    }),
-    make("select", "log_level", {
-      name: "Log level",
-      state_topic: `${options.root}/bridge/info`,
-      value_template: LOG_LEVEL_TEMPLATE,
-      command_topic: `${options.root}/bridge/request/log_level`,
-      options: ["fatal", "error", "warn", "info", "debug", "trace", "silent"],
-      entity_category: "config",
-      availability: [bridgeAvailability(options)],
-      qos: 1,
-    }),
-  ];
 }
 
 function haDevice(options: DiscoveryOptions, device: DeviceDescription): JsonObject {

@@ -2,8 +2,9 @@ import { readFileSync } from "node:fs";
 import type { IPublishPacket } from "mqtt";
 import type { BridgeContext, Extension } from "../extension.js";
 import type { Logger } from "../util/log.js";
-import { buildDiscovery, type DiscoveryOptions, ORIGIN_NAME } from "./config.js";
+import { buildDiscovery, type DiscoveryOptions } from "./config.js";
 import { configFilter, isOwnTopic } from "./ids.js";
+import { ORIGIN_NAME } from "./templates.js";
 
 export interface HomeAssistantTimings {
   /** How long the retained configs on the broker are read at start; default 2 s. */

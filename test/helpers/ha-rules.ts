@@ -3,7 +3,7 @@ import {
   LOG_LEVEL_TEMPLATE,
   TIMESTAMP_TEMPLATE,
   VALUE_TEMPLATE,
-} from "../../src/homeassistant/config.js";
+} from "../../src/homeassistant/templates.js";
 
 // What Home Assistant does with a discovery config and the values on its topics, written from
 // HA's own code (2025.6 to 2025.10) rather than from our idea of it. Each rule names where it
