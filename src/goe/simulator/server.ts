@@ -1,6 +1,7 @@
 import { EventEmitter } from "node:events";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { controlRoute } from "./control.js";
 import {
   type ActiveFault,
   type Answer,
@@ -11,9 +12,8 @@ import {
   type GoeSimFault,
   JSON_TYPE,
   json,
-  parseFault,
-  parseObject,
 } from "./faults.js";
+import { authorized, send, statusAnswer } from "./http.js";
 import { GoeSimCharger, type GoeSimChargerOptions } from "./state.js";
 
 // A stand-in for the go-e Cloud API v3 and the charger's local HTTP API, quirks included, for
@@ -181,7 +181,7 @@ export class GoeSimulator extends EventEmitter<{ set: [serial: string, params: R
       const url = new URL(req.url ?? "/", "http://simulator");
       const parts = url.pathname.split("/").filter(Boolean);
       if (parts[0] === "_sim") {
-        void this.control(req, res, parts.slice(1));
+        void controlRoute(this, req, res, parts.slice(1));
         return;
       }
       const [serial, api, endpoint] = parts;
@@ -290,7 +290,8 @@ export class GoeSimulator extends EventEmitter<{ set: [serial: string, params: R
     if (list.length > this.logLimit * 1.1) list.splice(0, list.length - this.logLimit);
   }
 
-  private fullState(serial: string): Record<string, unknown> {
+  /** The charger's status and the simulator's own view of it (`GET /_sim/<serial>`). */
+  snapshot(serial: string): Record<string, unknown> {
     const charger = this.charger(serial);
     return {
       status: charger.status(this.now()),
@@ -298,68 +299,8 @@ export class GoeSimulator extends EventEmitter<{ set: [serial: string, params: R
     };
   }
 
-  /** `GET /_sim`, `GET /_sim/<serial>`, `POST /_sim/<serial>/{plug,unplug,fault,update}`. */
-  private async control(req: IncomingMessage, res: ServerResponse, parts: string[]): Promise<void> {
-    try {
-      const [serial, action] = parts;
-      if (serial === undefined && req.method === "GET") {
-        return send(res, json(200, { chargers: [...this.chargers.keys()] }));
-      }
-      if (serial === undefined || !this.chargers.has(serial) || parts.length > 2) {
-        return send(res, json(404, { error: "no such charger" }));
-      }
-      if (action === undefined && req.method === "GET") return send(res, json(200, this.fullState(serial)));
-      if (req.method !== "POST") return send(res, json(405, { error: "use POST" }));
-      const text = await readBody(req);
-      if (action === "plug") this.plugIn(serial);
-      else if (action === "unplug") this.unplug(serial);
-      else if (action === "fault") this.fault(serial, parseFault(JSON.parse(text || "null")));
-      else if (action === "update") this.update(serial, parseObject(JSON.parse(text || "{}")));
-      else return send(res, json(404, { error: "actions: plug, unplug, fault, update" }));
-      send(res, json(200, this.fullState(serial)));
-    } catch (error) {
-      send(res, json(400, { error: error instanceof Error ? error.message : String(error) }));
-    }
+  /** Serials of the chargers it serves. */
+  serials(): string[] {
+    return [...this.chargers.keys()];
   }
-}
-
-function authorized(charger: GoeSimCharger, req: IncomingMessage, url: URL): boolean {
-  if (charger.mode === "local" || charger.token === undefined) return true;
-  const header = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? "")?.[1]?.trim();
-  return header === charger.token || url.searchParams.get("token") === charger.token;
-}
-
-function statusAnswer(charger: GoeSimCharger, url: URL, now: number): Answer {
-  const full = charger.status(now);
-  const filter = url.searchParams.get("filter");
-  let body = full;
-  if (filter) {
-    body = {};
-    for (const raw of filter.split(",")) {
-      const key = raw.trim();
-      if (Object.hasOwn(full, key)) body[key] = full[key];
-    }
-  }
-  const answer = json(200, body);
-  answer.headers = { ...answer.headers, "last-modified": new Date(now).toUTCString() };
-  return answer;
-}
-
-function send(res: ServerResponse, answer: Answer): void {
-  if (res.headersSent || res.destroyed) return;
-  res.writeHead(answer.status, { ...answer.headers, "content-length": Buffer.byteLength(answer.body) });
-  res.end(answer.body);
-}
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let text = "";
-    req.setEncoding("utf8");
-    req.on("data", (chunk: string) => {
-      text += chunk;
-      if (text.length > 65_536) req.destroy(new Error("body too large"));
-    });
-    req.on("end", () => resolve(text));
-    req.on("error", reject);
-  });
 }
