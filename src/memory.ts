@@ -1,4 +1,4 @@
-import { setFlagsFromString } from "node:v8";
+import { getHeapSpaceStatistics, setFlagsFromString } from "node:v8";
 
 // How much memory V8 may take, set by the daemon itself so that no user has to remember node
 // flags. Two of V8's sizing rules cost a bridge far more than what it holds:
@@ -8,11 +8,12 @@ import { setFlagsFromString } from "node:v8";
 //   config, the first poll of every charger) always does; it does not shrink while the process
 //   is busy. Both halves stay resident: 30 MB for a bridge that allocates a few KB per poll.
 //   So it may not grow at first; once the configuration is read, a large installation lets it
-//   grow again, since there a small young generation would pass short-lived objects on to the
-//   old one.
+//   grow again, to 8 MB per half: a young generation of 1 MB would pass most of a poll's
+//   objects on to the old one, and the 16 MB V8 would go on to cost 16 MB more resident memory
+//   for little less garbage in the old generation.
 // - After a full collection V8 lets the old generation grow to up to four times what was live
 //   before it collects again: after the start-up burst of a large installation that is several
-//   hundred MB of garbage. The daemon lets it grow by half.
+//   hundred MB of garbage. The daemon lets it grow by a quarter.
 //
 // Both are rules of the collector, not limits: the heap still grows as far as the live data
 // needs, and nothing runs out of memory earlier than without them.
@@ -23,10 +24,12 @@ import { setFlagsFromString } from "node:v8";
 
 /** Devices from which the optimising compiler runs. */
 export const OPTIMISE_FROM = 50;
-/** Devices from which the young generation may grow (1000 polls/s want 16 MB, 10 want 1). */
+/** Devices from which the young generation may grow (10 polls a second need no more than 1 MB). */
 export const LARGE_INSTALLATION = 200;
 /** How far the old generation may grow over what is live after a full collection. */
-export const HEAP_GROWING_PERCENT = 50;
+export const HEAP_GROWING_PERCENT = 25;
+/** The young generation of a large installation: MB per half. */
+export const LARGE_SEMI_SPACE_MB = 8;
 
 // at import, before the other modules of the daemon load: cli.ts imports this module first
 setFlagsFromString("--semi-space-growth-factor=1");
@@ -36,5 +39,18 @@ setFlagsFromString("--no-turbofan");
 export function sizeHeapFor(devices: number): void {
   setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
   if (devices >= OPTIMISE_FROM) setFlagsFromString("--turbofan");
-  if (devices >= LARGE_INSTALLATION) setFlagsFromString("--semi-space-growth-factor=2");
+  if (devices >= LARGE_INSTALLATION) growYoungGenerationTo(LARGE_SEMI_SPACE_MB);
+}
+
+/** Lets V8 double the young generation until it reaches `mb` per half (it would go on to 16). */
+function growYoungGenerationTo(mb: number): void {
+  setFlagsFromString("--semi-space-growth-factor=2");
+  const watch = setInterval(() => {
+    const young = getHeapSpaceStatistics().find((space) => space.space_name === "new_space");
+    // space_size counts both halves
+    if (young && young.space_size < 2 * mb * 2 ** 20) return;
+    setFlagsFromString("--semi-space-growth-factor=1");
+    clearInterval(watch);
+  }, 100);
+  watch.unref();
 }
