@@ -3,7 +3,7 @@ import { STATUS_KEYS } from "../goe/mapping.js";
 import type { LatencyResults } from "./latency.js";
 import type { AllocationProfile } from "./profile.js";
 import type { ScaleResult } from "./scale.js";
-import { fmt, median, WINDOW_S } from "./settings.js";
+import { fmt, median, WARMUP_S, WINDOW_S } from "./settings.js";
 import type { ClimkitHour, OvmsRun } from "./slow-upstreams.js";
 import type { PollBytes, Startup } from "./startup.js";
 import { notes, targets } from "./targets.js";
@@ -26,6 +26,7 @@ export interface Report {
 }
 
 const kb = (bytes: number) => fmt(bytes / 1024, 2);
+const label = (run: ScaleResult) => `${run.count}${run.discovery ? "" : " (discovery off)"}`;
 
 function header(report: Report): string[] {
   const cpu = cpus()[0]?.model ?? "unknown CPU";
@@ -55,19 +56,20 @@ function scaleSection(report: Report): string[] {
     "requests received), messages by a subscriber on `<root>/#`. RSS is split into file pages (the node",
     "binary's code and ICU data, shared with every node process) and the process's own memory.",
     "",
-    "| N | polls/s (share of N) | bridge CPU % of a core | RSS MB, highest (mean) | of the highest: file / own | MQTT msgs/s at `<root>/#` | simulator CPU % | mosquitto CPU % | all online after | start-up burst over after |",
-    "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    "| N | polls/s (share of N) | bridge CPU % of a core | RSS MB, highest (mean) | of the highest: file / own | start-up peak RSS MB | MQTT msgs/s at `<root>/#` | simulator CPU % | mosquitto CPU % | all online after | start-up burst over after |",
+    "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
   ];
   for (const run of report.scale) {
     const b = run.bridge;
     lines.push(
-      `| ${run.count} | ${fmt(b.pollsPerSecond)} (${fmt((b.pollsPerSecond / run.count) * 100, 0)} %) | ${fmt(b.proc.cpuPercent)} | ${fmt(b.proc.rssMaxMb, 0)} (${fmt(b.proc.rssAvgMb, 0)}) | ${fmt(b.proc.rssAtMax.file, 0)} / ${fmt(b.proc.rssAtMax.anon, 0)} | ${fmt(b.messagesPerSecond)} | ${fmt(b.simCpuPercent)} | ${fmt(b.brokerCpuPercent ?? Number.NaN)} | ${fmt(run.startupSeconds)} s | ${fmt(run.settledSeconds)} s |`,
+      `| ${label(run)} | ${fmt(b.pollsPerSecond)} (${fmt((b.pollsPerSecond / run.count) * 100, 0)} %) | ${fmt(b.proc.cpuPercent)} | ${fmt(b.proc.rssMaxMb, 0)} (${fmt(b.proc.rssAvgMb, 0)}) | ${fmt(b.proc.rssAtMax.file, 0)} / ${fmt(b.proc.rssAtMax.anon, 0)} | ${fmt(run.startupRssMaxMb, 0)} | ${fmt(b.messagesPerSecond)} | ${fmt(b.simCpuPercent)} | ${fmt(b.brokerCpuPercent ?? Number.NaN)} | ${fmt(run.startupSeconds)} s | ${fmt(run.settledSeconds)} s |`,
     );
   }
   lines.push(
     "",
-    "The window starts once the start-up burst is over: the first poll of every charger publishes all of",
-    "its values, and Home Assistant discovery all of its entities.",
+    `The window starts ${WARMUP_S} s after the start-up burst is over (the first poll of every charger publishes`,
+    "all of its values, and Home Assistant discovery all of its entities; V8 collects that garbage at",
+    "its next full collection). The start-up peak is the highest RSS from the spawn to the window.",
     "",
     "## 2. The floor: the same polling with nothing of the bridge",
     "",
@@ -153,7 +155,7 @@ function trafficSection(report: Report): string[] {
     const b = run.bridge;
     const perPoll = b.polls > 0 ? b.extraMessages / b.polls : Number.NaN;
     lines.push(
-      `- N=${run.count}, idle chargers: ${b.extraMessages} MQTT messages besides \`<root>/updated\` in ${b.polls} polls = ${fmt(perPoll, 3)} per poll${b.extraTopics.length > 0 ? ` (topics: ${b.extraTopics.map((t) => `\`${t}\``).join(", ")})` : ""}; \`updated\` itself at most once a second for all chargers together.`,
+      `- N=${label(run)}, idle chargers: ${b.extraMessages} MQTT messages besides \`<root>/updated\` in ${b.polls} polls = ${fmt(perPoll, 3)} per poll${b.extraTopics.length > 0 ? ` (topics: ${b.extraTopics.map((t) => `\`${t}\``).join(", ")})` : ""}; \`updated\` itself at most once a second for all chargers together.`,
     );
   }
   const bytes = report.bytes;

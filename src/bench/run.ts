@@ -6,7 +6,18 @@ import { profileRun } from "./profile.js";
 import { type Report, render } from "./report.js";
 import { type ScaleResult, scaleRun } from "./scale.js";
 import { extraSections } from "./sections.js";
-import { LOADS, log, PROFILE_N, PROFILE_S, QUICK, runs, SIZES, WINDOW_S, WRITES } from "./settings.js";
+import {
+  LOADS,
+  log,
+  NO_DISCOVERY_N,
+  PROFILE_N,
+  PROFILE_S,
+  QUICK,
+  runs,
+  SIZES,
+  WINDOW_S,
+  WRITES,
+} from "./settings.js";
 import { climkitSimulatedHour, type OvmsRun, startOvmsRun } from "./slow-upstreams.js";
 import { pollBytes, startupRuns } from "./startup.js";
 
@@ -51,6 +62,10 @@ async function main(): Promise<void> {
       log("scale and floor");
       const scale: ScaleResult[] = [];
       for (const count of SIZES) scale.push(await scaleRun(count, broker));
+      // what Home Assistant discovery costs: the same without it, the bridge only
+      if (NO_DISCOVERY_N > 0) {
+        scale.push(await scaleRun(NO_DISCOVERY_N, broker, { discovery: false, floor: false }));
+      }
       report.scale = scale;
     }
     if (runs("profile")) {

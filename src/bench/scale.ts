@@ -1,7 +1,7 @@
 import type { BenchBroker } from "./broker.js";
 import { type ProcFigures, ProcWindow } from "./proc.js";
 import { DaemonChild, FloorProcess, SimProcess, Subscriber, sleep } from "./processes.js";
-import { chargers, fmt, log, WINDOW_S } from "./settings.js";
+import { chargers, fmt, log, WARMUP_S, WINDOW_S } from "./settings.js";
 
 // N chargers polled every second: the daemon as a user runs it (default node flags, Home
 // Assistant discovery on), then the floor loop against the same simulator.
@@ -16,6 +16,10 @@ export interface Side {
 
 export interface ScaleResult {
   count: number;
+  /** Home Assistant discovery on (as by default). */
+  discovery: boolean;
+  /** Highest RSS from the spawn to the window (the start-up burst), MB. */
+  startupRssMaxMb: number;
   /** Spawn → every charger online. */
   startupSeconds: number;
   /** Spawn → the first-poll and discovery burst is over (no message but `updated` for 3 s). */
@@ -61,8 +65,14 @@ export async function startPolling(
   sim: SimProcess,
   broker: BenchBroker,
   root: string,
-  options: { nodeArgs?: string[]; env?: Record<string, string> } = {},
-): Promise<{ daemon: DaemonChild; subscriber: Subscriber; startupSeconds: number; settledSeconds: number }> {
+  options: { nodeArgs?: string[]; env?: Record<string, string>; discovery?: boolean } = {},
+): Promise<{
+  daemon: DaemonChild;
+  subscriber: Subscriber;
+  startupSeconds: number;
+  settledSeconds: number;
+  startup: ProcWindow;
+}> {
   const subscriber = await Subscriber.connect(broker.url, `${root}/#`);
   // a subscriber of its own for `online`: in the start-up burst (tens of thousands of messages)
   // mosquitto drops QoS 1 messages to a subscriber that falls more than 1000 behind
@@ -71,11 +81,13 @@ export async function startPolling(
     {
       mqtt: { url: broker.url, topic: root, clientId: `ev2mqtt-${root}` },
       log: { level: "warn" },
+      ...(options.discovery === false ? { homeassistant: { discovery: false } } : {}),
       goe: chargers(count, FIRST_SERIAL, (serial) => `${sim.url}/${serial}`, "1s"),
     },
     options.nodeArgs,
     options.env,
   );
+  const startup = new ProcWindow(daemon.pid);
   const online = () => {
     let n = 0;
     for (let loadpoint = 1; loadpoint <= count; loadpoint++) {
@@ -105,21 +117,23 @@ export async function startPolling(
   };
   await subscriber.waitFor(quiet, 90_000, "the start-up burst to end").catch(() => undefined);
   const settledSeconds = (performance.now() - daemon.spawnedAt) / 1000;
-  return { daemon, subscriber, startupSeconds, settledSeconds };
+  return { daemon, subscriber, startupSeconds, settledSeconds, startup };
 }
 
-/** The bridge at `count` chargers, then the floor loop at the same count. */
-export async function scaleRun(count: number, broker: BenchBroker): Promise<ScaleResult> {
-  const root = `bench${count}`;
+/** The bridge at `count` chargers, then (unless `floor` is false) the floor loop at the same count. */
+export async function scaleRun(
+  count: number,
+  broker: BenchBroker,
+  options: { discovery?: boolean; floor?: boolean } = {},
+): Promise<ScaleResult> {
+  const discovery = options.discovery !== false;
+  const root = `bench${count}${discovery ? "" : "nd"}`;
   const sim = await SimProcess.start(count, FIRST_SERIAL);
   try {
-    const { daemon, subscriber, startupSeconds, settledSeconds } = await startPolling(
-      count,
-      sim,
-      broker,
-      root,
-    );
-    await sleep(2000);
+    const polling = await startPolling(count, sim, broker, root, { discovery });
+    const { daemon, subscriber, startupSeconds, settledSeconds } = polling;
+    await sleep(WARMUP_S * 1000);
+    const startupRssMaxMb = polling.startup.end().rssMaxMb;
     const { side, since, until } = await measure(daemon.pid, sim, broker, WINDOW_S);
     const messages = subscriber.between(since, until);
     const extra = messages.filter((message) => message.topic !== `${root}/updated`);
@@ -130,8 +144,16 @@ export async function scaleRun(count: number, broker: BenchBroker): Promise<Scal
     await daemon.stop();
     await subscriber.close();
     log(
-      `  bridge N=${count}: ${fmt(side.pollsPerSecond)} polls/s, CPU ${fmt(side.proc.cpuPercent)} %, RSS ${fmt(side.proc.rssMaxMb, 0)} MB (mean ${fmt(side.proc.rssAvgMb, 0)})`,
+      `  bridge N=${count}${discovery ? "" : " (discovery off)"}: ${fmt(side.pollsPerSecond)} polls/s, CPU ${fmt(side.proc.cpuPercent)} %, RSS ${fmt(side.proc.rssMaxMb, 0)} MB (mean ${fmt(side.proc.rssAvgMb, 0)}; start-up peak ${fmt(startupRssMaxMb, 0)})`,
     );
+    const bridge = {
+      ...side,
+      messagesPerSecond: messages.length / ((until - since) / 1000),
+      extraMessages: extra.length,
+      extraTopics,
+    };
+    const result = { count, discovery, startupRssMaxMb, startupSeconds, settledSeconds, bridge };
+    if (options.floor === false) return { ...result, floor: undefined };
 
     const floorProcess = await FloorProcess.start(count, sim.url, broker.url, FIRST_SERIAL);
     await sleep(3000);
@@ -140,18 +162,7 @@ export async function scaleRun(count: number, broker: BenchBroker): Promise<Scal
     log(
       `  floor  N=${count}: ${fmt(floor.pollsPerSecond)} polls/s, CPU ${fmt(floor.proc.cpuPercent)} %, RSS ${fmt(floor.proc.rssMaxMb, 0)} MB`,
     );
-    return {
-      count,
-      startupSeconds,
-      settledSeconds,
-      bridge: {
-        ...side,
-        messagesPerSecond: messages.length / ((until - since) / 1000),
-        extraMessages: extra.length,
-        extraTopics,
-      },
-      floor,
-    };
+    return { ...result, floor };
   } finally {
     await sim.stop();
   }

@@ -4,8 +4,15 @@ import { percentile } from "./proc.js";
 // BENCH_QUICK=1 for a short run while developing, BENCH_PARTS to run only some parts.
 
 export const QUICK = process.env.BENCH_QUICK === "1";
-/** Seconds of measurement per scale run, after the start-up burst. */
+/** Seconds of measurement per scale run. */
 export const WINDOW_S = Number(process.env.BENCH_WINDOW_S ?? (QUICK ? 8 : 20));
+/**
+ * Seconds between the end of the start-up burst and the window: V8 collects the burst's garbage
+ * at its next full collection, a few seconds on (the start-up's own peak is reported apart).
+ */
+export const WARMUP_S = Number(process.env.BENCH_WARMUP_S ?? (QUICK ? 5 : 10));
+/** N of the extra scale run with Home Assistant discovery off (0: none). */
+export const NO_DISCOVERY_N = Number(process.env.BENCH_NO_DISCOVERY_N ?? (QUICK ? 0 : 1000));
 /** Chargers polled every second, one scale run each (bridge and floor loop). */
 export const SIZES = (process.env.BENCH_SIZES ?? (QUICK ? "10,100,1000" : "10,100,1000,2000"))
   .split(",")
