@@ -53,7 +53,7 @@ function startDaemon(): DaemonProcess {
 }
 
 async function write(topic: string, payload: string): Promise<Record<string, unknown>> {
-  const since = Date.now();
+  const since = watch.now();
   await mosquittoPub(broker.port, `${topic}/set`, payload);
   const answer = await watch.waitForMessage(`${topic}/result`, since);
   return JSON.parse(answer.payload) as Record<string, unknown>;

@@ -119,7 +119,7 @@ async function vehicleFollowsCar(timeoutMs = 20_000): Promise<Record<string, str
 }
 
 async function write(key: string, payload: string): Promise<Record<string, unknown>> {
-  const since = Date.now();
+  const since = watch.now();
   await mosquittoPub(broker.port, `${CAR}/${key}/set`, payload);
   const answer = await watch.waitForMessage(`${CAR}/${key}/result`, since, 20_000);
   return JSON.parse(answer.payload) as Record<string, unknown>;

@@ -12,6 +12,7 @@ export interface Seen {
 export class MqttWatch {
   readonly messages: Seen[] = [];
   readonly latest = new Map<string, string>();
+  private lastTick = 0;
 
   private constructor(private readonly client: MqttClient) {}
 
@@ -24,11 +25,22 @@ export class MqttWatch {
     const watch = new MqttWatch(client);
     client.on("message", (topic, payload, packet) => {
       const text = payload.toString();
-      watch.messages.push({ topic, payload: text, retain: packet.retain, time: Date.now() });
+      watch.messages.push({ topic, payload: text, retain: packet.retain, time: watch.now() });
       watch.latest.set(topic, text);
     });
     await client.subscribeAsync(filter, { qos: 1 });
     return watch;
+  }
+
+  /**
+   * A time to pass as `since`: wall-clock milliseconds, but strictly after every message seen
+   * so far (messages are stamped on the same clock). With `Date.now()` an answer that arrived
+   * in the same millisecond as the next request counts as "since" it, and a helper that
+   * writes twice in a row reads the first answer for the second.
+   */
+  now(): number {
+    this.lastTick = Math.max(Date.now(), this.lastTick + 1);
+    return this.lastTick;
   }
 
   get mqtt(): MqttClient {
@@ -55,7 +67,7 @@ export class MqttWatch {
     );
   }
 
-  /** Waits for the next message on a topic after `since` (a time from Date.now()). */
+  /** Waits for the next message on a topic after `since` (a time from `now()`, or Date.now()). */
   async waitForMessage(topic: string, since: number, timeoutMs = 15_000): Promise<Seen> {
     return waitFor(
       () => this.messages.find((message) => message.topic === topic && message.time >= since),
