@@ -181,7 +181,8 @@ describe("evcc REST API", () => {
       ["POST", "mode/now", "now", { frc: 2 }],
     ];
     for (const [method, path, result, status] of writes) {
-      const since = Date.now();
+      // strictly after the previous answer: target/time and its DELETE answer on one topic
+      const since = watch.now();
       const answer = await call(method, `${api}/loadpoints/1/${path}`);
       expect(answer.status, `${method} ${path}: ${JSON.stringify(answer.body)}`).toBe(200);
       if (result === undefined) expect(typeof answer.body.result, path).toBe("string");
