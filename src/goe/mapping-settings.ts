@@ -84,8 +84,7 @@ function activeCard(status: GoeStatus): string | undefined {
   return rfidCards(status).find((card) => card.number === trx)?.name ?? `card ${trx}`;
 }
 
-export function mapSettings(status: GoeStatus, nowMs: number): Values {
-  const values: Values = {};
+export function mapSettings(status: GoeStatus, nowMs: number, values: Values = {}): Values {
   const mca = finite(status.mca);
   if (mca !== undefined) values.minCurrent = mca;
   if ("dwo" in status) {

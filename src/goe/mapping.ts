@@ -163,7 +163,8 @@ export function mapStatus(status: GoeStatus, title?: string, nowMs = Date.now())
     values.temperature = temperatures.length > 0 ? Math.max(...temperatures) : null;
   }
   values.cableLimit = status.cbl === null ? null : num(status.cbl);
-  Object.assign(values, mapSettings(status, nowMs));
+  // into the same object: a poll maps every key, an object per part would be garbage per poll
+  mapSettings(status, nowMs, values);
   values.errorCode = err;
   const reason = num(status.modelStatus);
   if (reason !== undefined) values.chargerStatusReason = REASONS[reason] ?? `modelStatus${reason}`;
