@@ -192,7 +192,7 @@ function memoryNote(run: ScaleResult): string[] {
     `- **Memory (N=${run.count}: ${fmt(proc.rssMaxMb, 0)} MB).** What the bridge holds is small (the state it published, one`,
     "  status per charger, Home Assistant's discovery configs); most of a poll's allocation is garbage",
     "  that dies young (section 3). The daemon sets V8's collector itself (`src/memory.ts`): the old",
-    "  generation grows by a quarter over what is live after a full collection (V8 would let it reach",
+    "  generation grows by 40 % over what is live after a full collection (V8 would let it reach",
     "  up to four times), the young generation stays at its start size below 200 devices and grows to",
     "  8 MB per half above (V8 would take 16), below 50 devices TurboFan stays off, and one full",
     "  collection 15 s and 60 s after the start clears the start-up's garbage. No node flags",
