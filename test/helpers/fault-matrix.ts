@@ -62,7 +62,12 @@ export async function runFaultMatrix<Case extends FaultCase>(m: FaultMatrix<Case
 
   for (const [index, testCase] of cases.entries()) m.inject(index + 1, testCase);
   await waitUntil(
-    () => cases.every((_, index) => online(index + 1) === "false"),
+    // `online` and `error` are two messages: wait for the error text too, not only the first
+    () =>
+      cases.every(
+        (_, index) =>
+          online(index + 1) === "false" && (watch.value(`${device(index + 1)}/error`) ?? "") !== "",
+      ),
     20_000,
     () => `every faulted device offline (${state()})`,
   );
