@@ -78,7 +78,6 @@ describe("stopping", () => {
       const queued = JSON.parse(
         (await watch.waitForMessage(`${root}/loadpoints/1/minCurrent/result`, since, 2000)).payload,
       );
-      console.info("queued answer at stop:", JSON.stringify(queued));
       expect(queued).toMatchObject({ ok: false, error: expect.stringMatching(/^not sent|stopping/) });
       expect(sim.setCalls(SERIAL).some((call) => "mca" in call)).toBe(false);
       const lines = daemon.logLines();
