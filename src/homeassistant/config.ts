@@ -63,31 +63,56 @@ export function componentOf(entity: Entity): Component {
 
 /** Every config the bridge announces: its own device first, then each device's entities. */
 export function buildDiscovery(options: DiscoveryOptions, devices: DeviceDescription[]): DiscoveryPlan {
-  const configs: DiscoveryConfig[] = [];
   const problems: string[] = [];
+  const configs = [...discoveryCandidates(options, devices, problems)].map((candidate) => candidate.build());
+  return { configs, problems };
+}
+
+/** A config that will be announced, with its topic known and its payload not built yet. */
+export interface DiscoveryCandidate {
+  topic: string;
+  build(): DiscoveryConfig;
+}
+
+/**
+ * The configs of buildDiscovery one at a time, each built only when asked for: 1000 chargers
+ * make some 30 000 of them (about 30 MB of JSON), which need never be in memory at once, and
+ * their topics alone tell what is no longer announced. What is left out goes to `problems`.
+ */
+export function* discoveryCandidates(
+  options: DiscoveryOptions,
+  devices: DeviceDescription[],
+  problems: string[],
+): Generator<DiscoveryCandidate> {
   const seenIds = new Set<string>();
   const seenTopics = new Set<string>();
-  const add = (config: DiscoveryConfig, what: string): void => {
-    if (seenIds.has(config.uniqueId) || seenTopics.has(config.topic)) {
-      problems.push(`${what}: left out, its id ${config.uniqueId} is already taken`);
-      return;
+  const fresh = (ids: { topic: string; uniqueId: string }, what: string): boolean => {
+    if (seenIds.has(ids.uniqueId) || seenTopics.has(ids.topic)) {
+      problems.push(`${what}: left out, its id ${ids.uniqueId} is already taken`);
+      return false;
     }
-    seenIds.add(config.uniqueId);
-    seenTopics.add(config.topic);
-    configs.push(config);
+    seenIds.add(ids.uniqueId);
+    seenTopics.add(ids.topic);
+    return true;
   };
-  for (const config of bridgeConfigs(options)) add(config, "bridge");
+  for (const config of bridgeConfigs(options)) {
+    if (fresh(config, "bridge")) yield { topic: config.topic, build: () => config };
+  }
   // by code units, not localeCompare: ids are ASCII, and collation would page ICU's data into memory
   const sorted = [...devices].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   for (const device of sorted) {
     for (const entity of device.entities) {
       const what = `${device.topic}/${entity.key}`;
       const invalid = invalidEntity(entity);
-      if (invalid) problems.push(`${what}: left out, ${invalid}`);
-      else add(entityConfig(options, device, entity), what);
+      if (invalid) {
+        problems.push(`${what}: left out, ${invalid}`);
+        continue;
+      }
+      const ids = entityIds(options.prefix, options.root, componentOf(entity), device, entity.key);
+      if (fresh(ids, what))
+        yield { topic: ids.topic, build: () => entityConfig(options, device, entity, ids) };
     }
   }
-  return { configs, problems };
 }
 
 /** Why HA would refuse the entity's config, if it would. */
@@ -122,9 +147,9 @@ export function entityConfig(
   options: DiscoveryOptions,
   device: DeviceDescription,
   entity: Entity,
+  ids = entityIds(options.prefix, options.root, componentOf(entity), device, entity.key),
 ): DiscoveryConfig {
   const component = componentOf(entity);
-  const ids = entityIds(options.prefix, options.root, component, device, entity.key);
   const valueTopic = `${options.root}/${device.topic}/${entity.key}`;
   const payload: JsonObject = {
     name: entity.name,

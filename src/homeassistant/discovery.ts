@@ -1,8 +1,10 @@
+import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import type { IPublishPacket } from "mqtt";
 import type { BridgeContext, Extension } from "../extension.js";
+import type { RetainedSource } from "../mqtt/publisher.js";
 import type { Logger } from "../util/log.js";
-import { buildDiscovery, type DiscoveryOptions } from "./config.js";
+import { type DiscoveryCandidate, type DiscoveryOptions, discoveryCandidates } from "./config.js";
 import { configFilter, isOwnTopic } from "./ids.js";
 import { ORIGIN_NAME } from "./templates.js";
 
@@ -40,12 +42,15 @@ export function supportUrl(): string | undefined {
  *
  * Start: the retained configs on the broker are read for `scanMs`; those this bridge announced
  * earlier (its node id, `origin.name` ev2mqtt) but no longer generates are cleared with an
- * empty retained message, then the current configs are published (retained, QoS 1, through the
- * Publisher, so a broker that lost them gets them again after a reconnect). With
+ * empty retained message, then the current configs are published (retained, QoS 1). With
  * `discovery: false` the scan clears every config of this bridge and nothing is announced.
  * Afterwards, a changed device description republishes only the configs that changed and clears
  * the ones that went away. Home Assistant's birth message (`<prefix>/status` = `online`)
  * republishes the whole state after `restartDelayMs`.
+ *
+ * The configs are not kept: 1000 chargers make some 30 000 of them, about 30 MB. Only a
+ * fingerprint of each is, to tell what changed; for a republish (a reconnect, Home Assistant's
+ * restart) they are built again from the devices' descriptions, and published a batch at a time.
  */
 export class HomeAssistantDiscovery implements Extension {
   readonly name = "homeassistant";
@@ -57,8 +62,11 @@ export class HomeAssistantDiscovery implements Extension {
   private readonly debounceMs: number;
   /** Own config topics found retained on the broker during the start-up scan. */
   private readonly found = new Set<string>();
-  /** Config topic → payload, as announced now. */
+  /** Config topic → fingerprint of the payload announced there. */
   private announced = new Map<string, string>();
+  /** The announcement under way, and whether another is due once it is over. */
+  private publishing: Promise<void> | undefined;
+  private publishAgain = false;
   private readonly reported = new Set<string>();
   private scanning = false;
   private scanned = false;
@@ -98,6 +106,7 @@ export class HomeAssistantDiscovery implements Extension {
     if (this.enabled) {
       connection.subscribe(`${this.options.prefix}/status`, this.onHomeAssistantStatus);
       events.on("device", this.schedule);
+      this.context.publisher.addSource(this.everyConfig);
     }
     if (connection.connected) this.beginScan();
     else connection.once("connect", this.beginScan);
@@ -113,11 +122,6 @@ export class HomeAssistantDiscovery implements Extension {
     if (this.scanning) this.context.connection.unsubscribe(configFilter(this.options.prefix), this.onConfig);
     this.scanning = false;
     this.scanDone?.();
-  }
-
-  /** The configs as announced now: topic → JSON payload. */
-  current(): ReadonlyMap<string, string> {
-    return this.announced;
   }
 
   private readonly beginScan = (): void => {
@@ -144,17 +148,17 @@ export class HomeAssistantDiscovery implements Extension {
     this.scanned = true;
     this.context.connection.unsubscribe(configFilter(this.options.prefix), this.onConfig);
     if (this.enabled) {
-      this.publish();
-    } else {
-      for (const topic of this.found) this.context.publisher.clearRetained(topic);
-      if (this.found.size > 0) {
-        this.logger.info(
-          { removed: this.found.size },
-          "Home Assistant discovery is off: removed the configs this bridge had announced",
-        );
-      }
-      this.found.clear();
+      void this.publish().then(() => this.scanDone?.());
+      return;
     }
+    for (const topic of this.found) this.context.publisher.clearRetained(topic);
+    if (this.found.size > 0) {
+      this.logger.info(
+        { removed: this.found.size },
+        "Home Assistant discovery is off: removed the configs this bridge had announced",
+      );
+    }
+    this.found.clear();
     this.scanDone?.();
   }
 
@@ -162,7 +166,7 @@ export class HomeAssistantDiscovery implements Extension {
     // the end of the start-up scan publishes everything there is by then
     if (!this.scanned || this.stopped) return;
     clearTimeout(this.debounceTimer);
-    this.debounceTimer = setTimeout(() => this.publish(), this.debounceMs);
+    this.debounceTimer = setTimeout(() => void this.publish(), this.debounceMs);
     this.debounceTimer.unref();
   };
 
@@ -179,37 +183,72 @@ export class HomeAssistantDiscovery implements Extension {
     this.restartTimer.unref();
   };
 
-  /** Publishes the configs that changed and clears the ones no longer generated. */
-  private publish(): void {
+  /** Every config, built again from the descriptions: what a republish sends. */
+  private readonly everyConfig: RetainedSource = function* (this: HomeAssistantDiscovery) {
+    if (!this.scanned || this.stopped) return;
+    for (const candidate of this.candidates([])) {
+      yield { topic: candidate.topic, payload: JSON.stringify(candidate.build().payload) };
+    }
+  }.bind(this);
+
+  private candidates(problems: string[]): Iterable<DiscoveryCandidate> {
+    const descriptions = this.context.devices().map((device) => device.describe());
+    return discoveryCandidates(this.options, descriptions, problems);
+  }
+
+  /** Announces the configs that changed and clears the ones no longer generated, one run at a time. */
+  private publish(): Promise<void> {
+    if (this.publishing) {
+      this.publishAgain = true;
+      return this.publishing;
+    }
+    this.publishing = this.announce().finally(() => {
+      this.publishing = undefined;
+      if (this.publishAgain && !this.stopped) {
+        this.publishAgain = false;
+        void this.publish();
+      }
+    });
+    return this.publishing;
+  }
+
+  private async announce(): Promise<void> {
     const { publisher } = this.context;
-    const plan = buildDiscovery(
-      this.options,
-      this.context.devices().map((device) => device.describe()),
-    );
-    for (const problem of plan.problems) {
-      if (this.reported.has(problem)) continue;
-      this.reported.add(problem);
-      this.logger.warn(problem);
-    }
-    const next = new Map(plan.configs.map((config) => [config.topic, JSON.stringify(config.payload)]));
+    // what went away is cleared first: HA refuses a unique_id still held by an old config (an
+    // entity that became another component), and a user never sees both
+    const topics = new Set<string>();
+    for (const candidate of this.candidates([])) topics.add(candidate.topic);
     let removed = 0;
-    for (const topic of this.announced.keys()) {
-      if (next.has(topic)) continue;
-      publisher.erase(topic);
-      removed += 1;
-    }
-    for (const topic of this.found) {
-      if (next.has(topic) || this.announced.has(topic)) continue;
+    for (const topic of new Set([...this.announced.keys(), ...this.found])) {
+      if (topics.has(topic)) continue;
       publisher.clearRetained(topic);
       removed += 1;
     }
     this.found.clear();
-    let changed = 0;
-    for (const [topic, payload] of next) {
-      if (publisher.current(topic) !== payload) changed += 1;
-      publisher.setRaw(topic, payload);
-    }
+    const problems: string[] = [];
+    const previous = this.announced;
+    const next = new Map<string, string>();
     this.announced = next;
+    let changed = 0;
+    let batch: Promise<void>[] = [];
+    for (const candidate of this.candidates(problems)) {
+      const payload = JSON.stringify(candidate.build().payload);
+      const print = fingerprint(payload);
+      next.set(candidate.topic, print);
+      if (previous.get(candidate.topic) === print) continue;
+      changed += 1;
+      batch.push(publisher.announce(candidate.topic, payload));
+      if (batch.length < ANNOUNCE_BATCH) continue;
+      await Promise.all(batch);
+      batch = [];
+      if (this.stopped) return;
+    }
+    await Promise.all(batch);
+    for (const problem of problems) {
+      if (this.reported.has(problem)) continue;
+      this.reported.add(problem);
+      this.logger.warn(problem);
+    }
     if (changed > 0 || removed > 0) {
       this.logger.info(
         { entities: next.size, changed, removed, prefix: this.options.prefix },
@@ -217,4 +256,12 @@ export class HomeAssistantDiscovery implements Extension {
       );
     }
   }
+}
+
+/** Configs handed to the client at once; the next batch waits until the broker has these. */
+const ANNOUNCE_BATCH = 256;
+
+/** What the bridge keeps of an announced config: enough to tell whether it changed. */
+function fingerprint(payload: string): string {
+  return createHash("sha1").update(payload).digest("base64");
 }

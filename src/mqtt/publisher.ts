@@ -7,13 +7,27 @@ import { encodeValue } from "./encode.js";
 import { responseTopicRefusal } from "./response-topic.js";
 
 const RETAINED = { qos: 1, retain: true } as const;
+/**
+ * Publishes in flight at once in a republish: at 1000 chargers the whole state is some 60 000
+ * messages, and handing them to the client all at once would hold every one of them, as packet
+ * and as socket buffer, until the broker has read them.
+ */
+const REPUBLISH_BATCH = 256;
+
+/**
+ * Retained messages the bridge does not keep but builds again when they must be republished:
+ * Home Assistant's configs, about 1 KB each, 30 per charger.
+ */
+export type RetainedSource = () => Iterable<{ topic: string; payload: string }>;
 
 /**
  * The one path from the bridge's state to the broker. It keeps the current payload of every
  * retained topic, publishes a value only when it changes, and after every (re)connect publishes
  * `status online` and then the whole state again, so a broker restarted without persistence is
  * complete again. Values that change while the broker is away are not queued: the republish
- * after the reconnect carries their latest state.
+ * after the reconnect carries their latest state. Large retained payloads that can be built
+ * again (Home Assistant's configs) are not kept: their owner announces them and adds a source
+ * that builds them for each republish.
  */
 export class Publisher {
   private readonly state = new Map<string, string>();
@@ -26,6 +40,9 @@ export class Publisher {
   /** Counts erase() calls: a slot set before the latest one is set again, whatever its value. */
   private erasures = 0;
   private lastUpdated = 0;
+  private readonly sources: RetainedSource[] = [];
+  /** Counts republish() calls: an older one still under way stops when a newer one begins. */
+  private republishes = 0;
   /** Retained state messages sent, for metrics and the idle-traffic benchmark. */
   statePublishes = 0;
 
@@ -79,6 +96,21 @@ export class Publisher {
   /** Publishes a retained raw payload outside the value encoding (JSON for discovery, bridge/info). */
   setRaw(fullTopic: string, payload: string): void {
     this.setPayload(fullTopic, scrub(payload));
+  }
+
+  /**
+   * Publishes a retained raw payload the bridge does not keep: whoever calls this builds it again
+   * for a republish through a source (addSource). Resolves once the broker has it.
+   */
+  announce(fullTopic: string, payload: string): Promise<void> {
+    if (!this.connection.connected) return Promise.resolve();
+    this.statePublishes += 1;
+    return this.connection.publish(fullTopic, scrub(payload), RETAINED);
+  }
+
+  /** Adds retained messages to every republish, after the kept state. */
+  addSource(source: RetainedSource): void {
+    this.sources.push(source);
   }
 
   /** Forgets a topic and erases its retained message on the broker. */
@@ -154,17 +186,35 @@ export class Publisher {
     return this.state.get(fullTopic);
   }
 
-  /** Publishes `status online` and the whole state; after a reconnect or a Home Assistant restart. */
+  /**
+   * Publishes `status online`, the whole state and every source's messages; after a reconnect
+   * or a Home Assistant restart. Paced: a batch at a time, each once the broker has the last.
+   */
   async republish(): Promise<void> {
     if (!this.connection.connected) return;
+    const run = ++this.republishes;
     await this.connection.publish(`${this.root}/status`, "online", RETAINED);
-    const sends: Promise<void>[] = [];
-    for (const [topic, payload] of this.state) {
-      sends.push(this.connection.publish(topic, payload, RETAINED));
+    let batch: Promise<void>[] = [];
+    let topics = 0;
+    for (const { topic, payload } of this.everything()) {
+      if (run !== this.republishes || !this.connection.connected) return;
+      batch.push(this.connection.publish(topic, payload, RETAINED));
       this.statePublishes += 1;
+      topics += 1;
+      if (batch.length < REPUBLISH_BATCH) continue;
+      await Promise.all(batch);
+      batch = [];
     }
-    this.logger.debug({ topics: sends.length }, "published the whole state");
-    await Promise.all(sends);
+    await Promise.all(batch);
+    this.logger.debug({ topics }, "published the whole state");
+  }
+
+  /** The kept state, then each source's messages, read as they are published. */
+  private *everything(): Generator<{ topic: string; payload: string }> {
+    for (const [topic, payload] of this.state) yield { topic, payload };
+    for (const source of this.sources) {
+      for (const { topic, payload } of source()) yield { topic, payload: scrub(payload) };
+    }
   }
 
   private setValue(fullTopic: string, value: Value): void {

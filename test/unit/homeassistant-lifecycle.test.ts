@@ -28,9 +28,23 @@ class FakeConnection extends EventEmitter<{ connect: []; disconnect: [] }> {
     if (index >= 0) this.handlers.splice(index, 1);
   }
 
+  /** When set, publishes are acknowledged only by ack(): a broker that is slow to read. */
+  holdAcks = false;
+  private readonly unacked: Array<() => void> = [];
+
   publish(topic: string, payload: string, options: IClientPublishOptions): Promise<void> {
     this.published.push({ topic, payload, retain: options.retain === true });
-    return Promise.resolve();
+    if (!this.holdAcks) return Promise.resolve();
+    return new Promise((resolve) => this.unacked.push(resolve));
+  }
+
+  /** Publishes handed over and not yet acknowledged. */
+  inFlight(): number {
+    return this.unacked.length;
+  }
+
+  ack(): void {
+    for (const resolve of this.unacked.splice(0)) resolve();
   }
 
   /** A message from the broker, as the real connection routes it. */
@@ -229,5 +243,46 @@ describe("HomeAssistantDiscovery", () => {
       .configs()
       .filter((entry) => entry.topic.endsWith("goe-000001__chargePower/config"));
     expect(configs).toHaveLength(2);
+  });
+
+  it("clears an entity's old config before announcing it as another component", async () => {
+    setup();
+    connection.connected = true;
+    await extension.start();
+    const LEVEL: Entity = { key: "level", name: "Level", kind: "sensor", unit: "%" };
+    announce(charger([LEVEL]));
+    await vi.advanceTimersByTimeAsync(1000);
+    const since = connection.published.length;
+    announce(charger([{ ...LEVEL, kind: "number", min: 0, max: 100 }]));
+    await vi.advanceTimersByTimeAsync(100);
+    // HA would refuse the new config while the old one still holds its unique_id
+    expect(connection.published.slice(since).map(({ topic, payload }) => [topic, payload === ""])).toEqual([
+      ["homeassistant/sensor/ev2mqtt/goe-000001__level/config", true],
+      ["homeassistant/number/ev2mqtt/goe-000001__level/config", false],
+    ]);
+  });
+
+  it("hands the broker a batch of configs at a time, not all of a large installation at once", async () => {
+    setup();
+    connection.connected = true;
+    connection.holdAcks = true;
+    await extension.start();
+    const entities: Entity[] = Array.from({ length: 1000 }, (_, index) => ({
+      key: `value${index}`,
+      name: `Value ${index}`,
+      kind: "sensor",
+    }));
+    announce(charger(entities));
+    await vi.advanceTimersByTimeAsync(1000);
+    let most = 0;
+    while (connection.configs().length < 1004) {
+      most = Math.max(most, connection.inFlight());
+      expect(connection.inFlight()).toBeGreaterThan(0);
+      connection.ack();
+      await vi.advanceTimersByTimeAsync(0);
+    }
+    expect(most).toBeLessThanOrEqual(256);
+    // 4 of the bridge's own device, 1000 of the charger, each once
+    expect(new Set(connection.configs().map((entry) => entry.topic)).size).toBe(1004);
   });
 });
