@@ -1,6 +1,4 @@
-#!/usr/bin/env node
-// first: sets V8's memory rules before the other modules load (see memory.ts)
-import "./memory.js";
+// The command line (cli.ts loads this once V8's memory rules are set).
 import { readFileSync } from "node:fs";
 import { parseArgs, parseEnv } from "node:util";
 import { ConfigError, loadConfig } from "./config/load.js";

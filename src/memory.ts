@@ -37,7 +37,7 @@ export const HEAP_GROWING_PERCENT = 40;
 /** The young generation of a large installation: MB per half. */
 export const LARGE_SEMI_SPACE_MB = 8;
 
-// at import, before the other modules of the daemon load: cli.ts imports this module first
+// at import, before the other modules of the daemon load: cli.ts imports this module alone first
 setFlagsFromString("--semi-space-growth-factor=1");
 setFlagsFromString("--no-turbofan");
 

@@ -3,7 +3,7 @@ import type { Daemon } from "./daemon.js";
 import { InstanceConflictError } from "./instance.js";
 import type { Logger } from "./util/log.js";
 
-/** The process is gone by 5 s: cli.ts exits 100 ms after runDaemon returns. */
+/** The process is gone by 5 s: main.ts exits 100 ms after runDaemon returns. */
 const STOP_DEADLINE_MS = 4800;
 export const EXIT_CONFIG = 78; // EX_CONFIG from sysexits.h: systemd and users know it
 export const EXIT_INSTANCE_CONFLICT = 75; // EX_TEMPFAIL: another instance holds the root for now
