@@ -1,12 +1,20 @@
 import type { IPublishPacket } from "mqtt";
 import type { Value, Values, WriteResult } from "../source.js";
 import type { Logger } from "../util/log.js";
-import { scrub } from "../util/secrets.js";
+import { scrub, secretsGeneration } from "../util/secrets.js";
 import type { MqttConnection } from "./connection.js";
 import { encodeValue } from "./encode.js";
 import { responseTopicRefusal } from "./response-topic.js";
 
 const RETAINED = { qos: 1, retain: true } as const;
+
+/** One value of one device as last set: `erasures` and `secrets` are the generations it was set at. */
+interface Slot {
+  topic: string;
+  value: Value;
+  erasures: number;
+  secrets: number;
+}
 /**
  * Publishes in flight at once in a republish: at 1000 chargers the whole state is some 60 000
  * messages, and handing them to the client all at once would hold every one of them, as packet
@@ -36,7 +44,7 @@ export class Publisher {
    * poll sets some 30 values, mostly unchanged numbers and booleans: those are neither encoded
    * nor looked up again.
    */
-  private readonly slots = new Map<string, Map<string, { topic: string; value: Value; erasures: number }>>();
+  private readonly slots = new Map<string, Map<string, Slot>>();
   /** Counts erase() calls: a slot set before the latest one is set again, whatever its value. */
   private erasures = 0;
   private lastUpdated = 0;
@@ -68,18 +76,24 @@ export class Publisher {
       slots = new Map();
       this.slots.set(deviceTopic, slots);
     }
+    const secrets = secretsGeneration();
     for (const key in values) {
       const value = values[key];
       if (value === undefined) continue;
       const slot = slots.get(key);
       if (slot === undefined) {
         const topic = `${this.root}/${deviceTopic}/${key}`;
-        slots.set(key, { topic, value, erasures: this.erasures });
+        slots.set(key, { topic, value, erasures: this.erasures, secrets });
         this.setValue(topic, value);
-      } else if (slot.value !== value || slot.erasures !== this.erasures || typeof value === "string") {
-        // strings always go through scrub() again: a secret learnt since must come out
+      } else if (
+        slot.value !== value ||
+        slot.erasures !== this.erasures ||
+        // a string goes through scrub() again once a secret was learnt since
+        (typeof value === "string" && slot.secrets !== secrets)
+      ) {
         slot.value = value;
         slot.erasures = this.erasures;
+        slot.secrets = secrets;
         this.setValue(slot.topic, value);
       }
     }

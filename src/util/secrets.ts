@@ -17,6 +17,8 @@
 
 const secrets = new Set<string>();
 let pattern: RegExp | undefined;
+/** Grows whenever the set of secrets changes: a text scrubbed at an older one must be scrubbed again. */
+let generation = 0;
 /** Every PARTIAL-character run of every form of every secret long enough for the partial rule. */
 const runs = new Set<string>();
 
@@ -46,7 +48,13 @@ export function addSecret(secret: string | undefined): void {
     // longest first, so a secret that contains another is replaced whole
     const sorted = [...secrets].sort((a, b) => b.length - a.length).map(escapeRegExp);
     pattern = new RegExp(sorted.join("|"), "g");
+    generation += 1;
   }
+}
+
+/** Which set of secrets scrub() applies now (see `generation`). */
+export function secretsGeneration(): number {
+  return generation;
 }
 
 /** Replaces every known secret in a text by `***`. */
@@ -88,4 +96,5 @@ export function clearSecrets(): void {
   secrets.clear();
   runs.clear();
   pattern = undefined;
+  generation += 1;
 }
