@@ -3,7 +3,7 @@ import { STATUS_KEYS } from "../goe/mapping.js";
 import type { LatencyResults } from "./latency.js";
 import type { AllocationProfile } from "./profile.js";
 import type { ScaleResult } from "./scale.js";
-import { fmt, median, WARMUP_S, WINDOW_S } from "./settings.js";
+import { fmt, median, TARGET_N, WARMUP_S, WINDOW_S, windowFor } from "./settings.js";
 import type { ClimkitHour, OvmsRun } from "./slow-upstreams.js";
 import type { PollBytes, Startup } from "./startup.js";
 import { notes, targets } from "./targets.js";
@@ -41,7 +41,7 @@ function header(report: Report): string[] {
     `- Node ${process.version}, ${process.platform} ${process.arch}`,
     `- Broker: ${report.broker} on 127.0.0.1; go-e simulator (\`src/goe/simulator/\`) on 127.0.0.1, in a process of its own`,
     `- Date: ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC; the whole run took ${fmt(report.seconds, 0)} s${report.quick ? " (quick mode: shorter windows, fewer writes)" : ""}`,
-    `- Windows: ${WINDOW_S} s of measurement after the start-up burst; CPU is user+system time from /proc of that`,
+    `- Windows: ${WINDOW_S} s of measurement after the start-up burst (${windowFor(TARGET_N)} s at N=${TARGET_N}, where the targets are judged); CPU is user+system time from /proc of that`,
     "  one process over the window, as a percentage of one core; RSS is VmRSS, sampled every 500 ms.",
     "",
   ];

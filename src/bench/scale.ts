@@ -1,7 +1,7 @@
 import type { BenchBroker } from "./broker.js";
 import { type ProcFigures, ProcWindow } from "./proc.js";
 import { DaemonChild, FloorProcess, SimProcess, Subscriber, sleep } from "./processes.js";
-import { chargers, fmt, log, WARMUP_S, WINDOW_S } from "./settings.js";
+import { chargers, fmt, log, WARMUP_S, windowFor } from "./settings.js";
 
 // N chargers polled every second: the daemon as a user runs it (default node flags, Home
 // Assistant discovery on), then the floor loop against the same simulator.
@@ -134,7 +134,7 @@ export async function scaleRun(
     const { daemon, subscriber, startupSeconds, settledSeconds } = polling;
     await sleep(WARMUP_S * 1000);
     const startupRssMaxMb = polling.startup.end().rssMaxMb;
-    const { side, since, until } = await measure(daemon.pid, sim, broker, WINDOW_S);
+    const { side, since, until } = await measure(daemon.pid, sim, broker, windowFor(count));
     const messages = subscriber.between(since, until);
     const extra = messages.filter((message) => message.topic !== `${root}/updated`);
     const extraTopics = [...new Set(extra.map((message) => message.topic.replace(/\/\d+\//, "/<n>/")))].slice(
@@ -157,7 +157,7 @@ export async function scaleRun(
 
     const floorProcess = await FloorProcess.start(count, sim.url, broker.url, FIRST_SERIAL);
     await sleep(3000);
-    const floor = (await measure(floorProcess.pid, sim, broker, WINDOW_S)).side;
+    const floor = (await measure(floorProcess.pid, sim, broker, windowFor(count))).side;
     await floorProcess.stop();
     log(
       `  floor  N=${count}: ${fmt(floor.pollsPerSecond)} polls/s, CPU ${fmt(floor.proc.cpuPercent)} %, RSS ${fmt(floor.proc.rssMaxMb, 0)} MB`,
