@@ -155,7 +155,7 @@ function trafficSection(report: Report): string[] {
     const b = run.bridge;
     const perPoll = b.polls > 0 ? b.extraMessages / b.polls : Number.NaN;
     lines.push(
-      `- N=${label(run)}, idle chargers: ${b.extraMessages} MQTT messages besides \`<root>/updated\` in ${b.polls} polls = ${fmt(perPoll, 3)} per poll${b.extraTopics.length > 0 ? ` (topics: ${b.extraTopics.map((t) => `\`${t}\``).join(", ")})` : ""}; \`updated\` itself at most once a second for all chargers together.`,
+      `- N=${label(run)}, idle chargers: ${b.extraMessages} MQTT messages besides \`<root>/updated\` and \`<root>/bridge/health\` in ${b.polls} polls = ${fmt(perPoll, 3)} per poll${b.extraTopics.length > 0 ? ` (topics: ${b.extraTopics.map((t) => `\`${t}\``).join(", ")})` : ""}; \`updated\` itself at most once a second for all chargers together, \`bridge/health\` ${b.healthMessages} times in the ${windowFor(run.count)} s (once a minute, with the poll counts).`,
     );
   }
   const bytes = report.bytes;

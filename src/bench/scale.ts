@@ -24,7 +24,14 @@ export interface ScaleResult {
   startupSeconds: number;
   /** Spawn → the first-poll and discovery burst is over (no message but `updated` for 3 s). */
   settledSeconds: number;
-  bridge: Side & { messagesPerSecond: number; extraMessages: number; extraTopics: string[] };
+  bridge: Side & {
+    messagesPerSecond: number;
+    /** Messages besides the periodic `updated` and `bridge/health`. */
+    extraMessages: number;
+    extraTopics: string[];
+    /** `bridge/health` messages in the window (once a minute). */
+    healthMessages: number;
+  };
   floor: Side | undefined;
 }
 
@@ -136,7 +143,10 @@ export async function scaleRun(
     const startupRssMaxMb = polling.startup.end().rssMaxMb;
     const { side, since, until } = await measure(daemon.pid, sim, broker, windowFor(count));
     const messages = subscriber.between(since, until);
-    const extra = messages.filter((message) => message.topic !== `${root}/updated`);
+    // the bridge's own clock-driven messages: `updated` once a second, the health once a minute
+    const periodic = new Set([`${root}/updated`, `${root}/bridge/health`]);
+    const extra = messages.filter((message) => !periodic.has(message.topic));
+    const healthMessages = messages.filter((message) => message.topic === `${root}/bridge/health`).length;
     const extraTopics = [...new Set(extra.map((message) => message.topic.replace(/\/\d+\//, "/<n>/")))].slice(
       0,
       8,
@@ -151,6 +161,7 @@ export async function scaleRun(
       messagesPerSecond: messages.length / ((until - since) / 1000),
       extraMessages: extra.length,
       extraTopics,
+      healthMessages,
     };
     const result = { count, discovery, startupRssMaxMb, startupSeconds, settledSeconds, bridge };
     if (options.floor === false) return { ...result, floor: undefined };
