@@ -53,10 +53,11 @@ function scaleSection(report: Report): string[] {
     "",
     "The daemon runs as a user runs it (`node dist/cli.js --config …`, no node flags, log level warn,",
     "Home Assistant discovery on), in a child process. Polls are counted by the simulator (status",
-    "requests received), messages by a subscriber on `<root>/#`. RSS is split into file pages (the node",
+    "requests received), messages by a subscriber on `<root>/#` and the bridge's own discovery configs",
+    "(`homeassistant/+/<root>/+/config`). RSS is split into file pages (the node",
     "binary's code and ICU data, shared with every node process) and the process's own memory.",
     "",
-    "| N | polls/s (share of N) | bridge CPU % of a core | RSS MB, highest (mean) | of the highest: file / own | start-up peak RSS MB | MQTT msgs/s at `<root>/#` | simulator CPU % | mosquitto CPU % | all online after | start-up burst over after |",
+    "| N | polls/s (share of N) | bridge CPU % of a core | RSS MB, highest (mean) | of the highest: file / own | start-up peak RSS MB | MQTT msgs/s (values and configs) | simulator CPU % | mosquitto CPU % | all online after | start-up burst over after |",
     "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
   ];
   for (const run of report.scale) {
@@ -67,9 +68,10 @@ function scaleSection(report: Report): string[] {
   }
   lines.push(
     "",
-    `The window starts ${WARMUP_S} s after the start-up burst is over (the first poll of every charger publishes`,
-    "all of its values, and Home Assistant discovery all of its entities; V8 collects that garbage at",
-    "its next full collection). The start-up peak is the highest RSS from the spawn to the window.",
+    `The window starts ${WARMUP_S} s after the start-up burst is over, that is 3 s without a message but`,
+    "`updated` (the first poll of every charger publishes all of its values, and Home Assistant",
+    "discovery all of its entities; V8 collects that garbage at its next full collection). The",
+    "start-up peak is the highest RSS from the spawn to the window.",
     "",
     "## 2. The floor: the same polling with nothing of the bridge",
     "",
@@ -155,7 +157,7 @@ function trafficSection(report: Report): string[] {
     const b = run.bridge;
     const perPoll = b.polls > 0 ? b.extraMessages / b.polls : Number.NaN;
     lines.push(
-      `- N=${label(run)}, idle chargers: ${b.extraMessages} MQTT messages besides \`<root>/updated\` and \`<root>/bridge/health\` in ${b.polls} polls = ${fmt(perPoll, 3)} per poll${b.extraTopics.length > 0 ? ` (topics: ${b.extraTopics.map((t) => `\`${t}\``).join(", ")})` : ""}; \`updated\` itself at most once a second for all chargers together, \`bridge/health\` ${b.healthMessages} times in the ${windowFor(run.count)} s (once a minute, with the poll counts).`,
+      `- N=${label(run)}, idle chargers: ${b.extraMessages} MQTT messages besides \`<root>/updated\` and \`<root>/bridge/health\` in ${b.polls} polls = ${fmt(perPoll, 3)} per poll${b.extraTopics.length > 0 ? ` (topics: ${b.extraTopics.map((t) => `\`${t}\``).join(", ")})` : ""}; \`updated\` itself at most once a second for all chargers together, \`bridge/health\` ${b.healthMessages === 1 ? "once" : `${b.healthMessages} times`} in the ${windowFor(run.count)} s (once a minute, with the poll counts).`,
     );
   }
   const bytes = report.bytes;

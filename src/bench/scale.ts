@@ -80,7 +80,9 @@ export async function startPolling(
   settledSeconds: number;
   startup: ProcWindow;
 }> {
-  const subscriber = await Subscriber.connect(broker.url, `${root}/#`);
+  // the bridge's own Home Assistant configs too (its node id is the root): announcing 30 000 of
+  // them takes seconds, and the start-up is not over before they are out
+  const subscriber = await Subscriber.connect(broker.url, [`${root}/#`, `homeassistant/+/${root}/+/config`]);
   // a subscriber of its own for `online`: in the start-up burst (tens of thousands of messages)
   // mosquitto drops QoS 1 messages to a subscriber that falls more than 1000 behind
   const onlineWatch = await Subscriber.connect(broker.url, `${root}/loadpoints/+/online`);
