@@ -1,12 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ClimkitSimulator } from "../../src/climkit/simulator/server.js";
-import { GoeSimulator } from "../../src/goe/simulator/server.js";
-import { OvmsSimulator } from "../../src/ovms/index.js";
 import { DaemonProcess } from "../helpers/daemon-process.js";
 import { Mosquitto } from "../helpers/mosquitto.js";
 import { MqttWatch } from "../helpers/mqtt-watch.js";
 import { freePort } from "../helpers/ports.js";
 import { waitFor } from "../helpers/recording-sink.js";
+import { startUpstreams, type Upstreams } from "../helpers/upstreams.js";
 
 // Cut-off secrets. Upstream error pages echo the request they got, and often cut what they
 // echo: the simulators serve such pages (a go-e JSON error quoting 17 characters of the Bearer
@@ -21,27 +19,21 @@ const OVMS_PASSWORD = "0vms-S3cret-Pass-w0rd-24";
 const CLIMKIT_PASSWORD = "Cl1mk1t-S3cret!pw-2024";
 
 let broker: Mosquitto;
-let goe: GoeSimulator;
-let climkit: ClimkitSimulator;
-let ovms: OvmsSimulator;
-let ovmsUrls: { restUrl: string; commandsUrl: string };
+let upstreams: Upstreams;
 let httpPort: number;
 
 beforeAll(async () => {
   broker = await Mosquitto.start();
-  goe = new GoeSimulator({ chargers: [{ serial: SERIAL, token: GOE_TOKEN }] });
-  await goe.start();
-  climkit = new ClimkitSimulator({ users: [{ username: "api-user", password: CLIMKIT_PASSWORD }] });
-  await climkit.start();
-  ovms = new OvmsSimulator({ username: "ovms-user", password: OVMS_PASSWORD, vehicles: [{ id: "DEMO" }] });
-  ovmsUrls = await ovms.start();
+  upstreams = await startUpstreams({
+    goe: { chargers: [{ serial: SERIAL, token: GOE_TOKEN }] },
+    climkitPassword: CLIMKIT_PASSWORD,
+    ovmsPassword: OVMS_PASSWORD,
+  });
   httpPort = await freePort();
 });
 
 afterAll(async () => {
-  await ovms?.stop();
-  await climkit?.stop();
-  await goe?.stop();
+  await upstreams?.stop();
   await broker?.stop();
 });
 
@@ -60,19 +52,19 @@ function partialLeaks(where: string, text: string, secrets: string[]): string[] 
 describe("cut-off secrets in upstream error pages", () => {
   it("never reach logs, topics or /healthz, not even in part", async () => {
     // the pages are served from the first request on: the logins meet them
-    goe.fault(SERIAL, {
+    upstreams.goe.fault(SERIAL, {
       status: 500,
       body: JSON.stringify({
         error: `internal error handling GET /api/status, Authorization: Bearer ${GOE_TOKEN.slice(0, 17)}…`,
       }),
     });
-    ovms.fault({
+    upstreams.ovms.fault({
       path: "/api/cookie",
       status: 500,
       times: 1000,
       body: `<html><head><title>Server Error</title></head><body><p>Error handling GET /api/cookie?username=ovms-user&password=${OVMS_PASSWORD.slice(0, 17)}</p></body></html>`,
     });
-    climkit.fault({
+    upstreams.climkit.fault({
       path: "/auth",
       status: 500,
       body: JSON.stringify({ msg: `cannot log in api-user with ${CLIMKIT_PASSWORD.slice(0, 10)}…` }),
@@ -88,14 +80,14 @@ describe("cut-off secrets in upstream error pages", () => {
             serial: SERIAL,
             loadpoint: 1,
             token: "${GOE_TOKEN}",
-            url: goe.chargerUrl(SERIAL),
+            url: upstreams.goe.chargerUrl(SERIAL),
             interval: "1s",
           },
         ],
-        climkit: [{ username: "api-user", password: "${CLIMKIT_PASSWORD}", url: climkit.url }],
+        climkit: [{ username: "api-user", password: "${CLIMKIT_PASSWORD}", url: upstreams.climkit.url }],
         ovms: [
           {
-            url: ovmsUrls.restUrl,
+            url: upstreams.ovmsUrls.restUrl,
             username: "ovms-user",
             password: "${OVMS_PASSWORD}",
             vehicles: [{ id: "DEMO", name: "car" }],

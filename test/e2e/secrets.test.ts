@@ -4,14 +4,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import mqtt from "mqtt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ClimkitSimulator } from "../../src/climkit/simulator/server.js";
-import { GoeSimulator } from "../../src/goe/simulator/server.js";
-import { OvmsSimulator } from "../../src/ovms/index.js";
 import { DaemonProcess } from "../helpers/daemon-process.js";
 import { Mosquitto } from "../helpers/mosquitto.js";
 import { MqttWatch } from "../helpers/mqtt-watch.js";
 import { freePort } from "../helpers/ports.js";
 import { waitFor } from "../helpers/recording-sink.js";
+import { startUpstreams, type Upstreams } from "../helpers/upstreams.js";
 
 // The built daemon at log level trace, with every kind of configured secret (a go-e cloud
 // token, a wrong one, Climkit passwords right and wrong, the MQTT password checked by a real
@@ -43,36 +41,26 @@ async function startAuthMosquitto(users: Array<{ username: string; password: str
 }
 
 let broker: Mosquitto;
-let goe: GoeSimulator;
-let climkit: ClimkitSimulator;
-let ovms: OvmsSimulator;
-let ovmsUrls: { restUrl: string; commandsUrl: string };
+let upstreams: Upstreams;
 let httpPort: number;
 
 beforeAll(async () => {
   broker = await startAuthMosquitto([{ username: "bridge", password: SECRETS.mqttPassword }, WATCHER]);
-  goe = new GoeSimulator({
-    chargers: [
-      { serial: "900001", token: SECRETS.goeToken, carConnected: true },
-      { serial: "900002", token: "the-token-the-charger-really-has" },
-    ],
+  upstreams = await startUpstreams({
+    goe: {
+      chargers: [
+        { serial: "900001", token: SECRETS.goeToken, carConnected: true },
+        { serial: "900002", token: "the-token-the-charger-really-has" },
+      ],
+    },
+    climkitPassword: SECRETS.climkitPassword,
+    ovmsPassword: SECRETS.ovmsPassword,
   });
-  await goe.start();
-  climkit = new ClimkitSimulator({ users: [{ username: "api-user", password: SECRETS.climkitPassword }] });
-  await climkit.start();
-  ovms = new OvmsSimulator({
-    username: "ovms-user",
-    password: SECRETS.ovmsPassword,
-    vehicles: [{ id: "DEMO" }],
-  });
-  ovmsUrls = await ovms.start();
   httpPort = await freePort();
 });
 
 afterAll(async () => {
-  await ovms?.stop();
-  await climkit?.stop();
-  await goe?.stop();
+  await upstreams?.stop();
   await broker?.stop();
 });
 
@@ -108,7 +96,7 @@ describe("secrets", () => {
           serial: "900001",
           loadpoint: 1,
           token: "${GOE_TOKEN}",
-          url: goe.chargerUrl("900001"),
+          url: upstreams.goe.chargerUrl("900001"),
           interval: "1s",
           // the name comes back on the title topic: a secret in it is scrubbed there
           writableKeys: ["fna"],
@@ -117,20 +105,20 @@ describe("secrets", () => {
           serial: "900002",
           loadpoint: 2,
           token: SECRETS.goeWrongToken,
-          url: goe.chargerUrl("900002"),
+          url: upstreams.goe.chargerUrl("900002"),
           interval: "1s",
         },
       ],
       climkit: [
-        { username: "api-user", password: "${CLIMKIT_PASSWORD}", url: climkit.url },
-        { username: "other-user", password: SECRETS.climkitWrongPassword, url: climkit.url },
+        { username: "api-user", password: "${CLIMKIT_PASSWORD}", url: upstreams.climkit.url },
+        { username: "other-user", password: SECRETS.climkitWrongPassword, url: upstreams.climkit.url },
       ],
       ovms: [
         {
-          url: ovmsUrls.restUrl,
+          url: upstreams.ovmsUrls.restUrl,
           username: "ovms-user",
           password: "${OVMS_PASSWORD}",
-          commands: ovmsUrls.commandsUrl,
+          commands: upstreams.ovmsUrls.commandsUrl,
           vehicles: [{ id: "DEMO", name: "car", pin: SECRETS.ovmsPin }],
         },
       ],
@@ -150,12 +138,16 @@ describe("secrets", () => {
       await watch.waitForValue(`${ROOT}/status`, "online");
       await watch.waitForValue(`${ROOT}/loadpoints/1/online`, "true");
       await watch.waitForValue(`${ROOT}/loadpoints/2/error`, (error) => /401/.test(error));
-      await waitFor(() => climkit.issuedTokens().length > 0, 15_000, "a Climkit login");
-      await waitFor(() => climkit.requests.some((r) => r.path.includes("site_data")), 15_000, "Climkit data");
+      await waitFor(() => upstreams.climkit.issuedTokens().length > 0, 15_000, "a Climkit login");
+      await waitFor(
+        () => upstreams.climkit.requests.some((r) => r.path.includes("site_data")),
+        15_000,
+        "Climkit data",
+      );
       await watch.waitForValue(`${ROOT}/vehicles/car/online`, "true");
 
       // failures that carry upstream bodies and URLs into errors
-      goe.fault("900001", { status: 500, times: 1 });
+      upstreams.goe.fault("900001", { status: 500, times: 1 });
       await watch.waitForValue(`${ROOT}/loadpoints/1/online`, "false");
       await watch.waitForValue(`${ROOT}/loadpoints/1/online`, "true");
       // writes, one of them carrying a secret in its payload (answers echo payloads)
@@ -180,8 +172,8 @@ describe("secrets", () => {
       expect(await daemon.stop()).toBe(0);
 
       // the cak write never reached the charger: its token is still the configured one
-      expect(goe.token("900001")).toBe(SECRETS.goeToken);
-      const secrets = [...Object.values(SECRETS), ...climkit.issuedTokens()];
+      expect(upstreams.goe.token("900001")).toBe(SECRETS.goeToken);
+      const secrets = [...Object.values(SECRETS), ...upstreams.climkit.issuedTokens()];
       // the writes this test published are its own input; the bridge only ever clears /set topics
       const ours = watch.messages.filter((m) => m.topic.endsWith("/set"));
       expect(ours.filter((m) => m.payload !== "").length).toBe(6);
@@ -204,7 +196,7 @@ describe("secrets", () => {
       ).toBe(true);
       expect(topics).toContain("***");
       expect(daemon.text).toMatch(/login refused/);
-      expect(ovms.commandLog.some((line) => line.startsWith("C15"))).toBe(true);
+      expect(upstreams.ovms.commandLog.some((line) => line.startsWith("C15"))).toBe(true);
       expect(daemon.text).toMatch(/401/);
     } finally {
       await daemon.stop();
