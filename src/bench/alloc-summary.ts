@@ -29,7 +29,7 @@ export interface AllocationSummary {
 }
 
 /** `undici`, `node:timers`, `goe/api.js`; undefined for V8 builtins (no URL). */
-export function place(url: string): string | undefined {
+function place(url: string): string | undefined {
   if (!url) return undefined;
   const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(url)?.[1];
   if (pkg) return pkg;

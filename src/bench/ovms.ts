@@ -4,6 +4,7 @@ import { createOvmsSources, OvmsSimulator } from "../ovms/index.js";
 import type { Sink } from "../source.js";
 import { silentLogger } from "../util/log.js";
 import { sleep } from "./processes.js";
+import { OVMS_WINDOW_S as WINDOW_S } from "./settings.js";
 
 // OVMS cost per car and hour, parked and charging, with the v2 link up and refused: REST
 // requests and logins at the server, v2 logins, and the module's reports (its data use on the
@@ -15,7 +16,6 @@ import { sleep } from "./processes.js";
 // start, extrapolated to an hour.
 
 const SCALE = 60;
-const WINDOW_S = Number(process.env.BENCH_OVMS_S ?? 40);
 const SETTLE_S = 4;
 
 export interface OvmsHour {

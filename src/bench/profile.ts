@@ -25,10 +25,11 @@ export async function profileRun(
   const file = join(mkdtempSync(join(tmpdir(), "ev2mqtt-bench-")), "alloc.heapprofile");
   const sim = await SimProcess.start(count, FIRST_SERIAL);
   try {
-    const { daemon, subscriber } = await startPolling(count, sim, broker, `benchprofile${count}`, {
+    const { daemon, subscriber, startup } = await startPolling(count, sim, broker, `benchprofile${count}`, {
       nodeArgs: [`--import=${join(DIST, "bench/alloc-profile.js")}`],
       env: { EV2MQTT_ALLOC_PROFILE: file },
     });
+    startup.end();
     await subscriber.close();
     await sleep(2000);
     daemon.signal("SIGUSR2");

@@ -98,6 +98,14 @@ function profileSection(report: Report): string[] {
   if (typeof profile === "string") return [...lines, profile, ""];
   const perPoll = (bytes: number) => bytes / Math.max(1, profile.polls);
   const share = (bytes: number) => `${fmt((bytes / profile.totalBytes) * 100, 0)} %`;
+  const shareTable = (heading: string, entries: Array<{ what: string; bytes: number }>) => [
+    `| ${heading} | KB per poll | share |`,
+    "| --- | ---: | ---: |",
+    ...entries
+      .slice(0, 12)
+      .map((entry) => `| ${entry.what} | ${kb(perPoll(entry.bytes))} | ${share(entry.bytes)} |`),
+    "",
+  ];
   lines.push(
     `V8's sampling heap profiler in the daemon at N=${profile.count} (\`src/bench/alloc-profile.ts\`, a run of its`,
     `own), ${fmt(profile.seconds, 0)} s after the start-up burst, counting objects the collector has already freed`,
@@ -105,18 +113,8 @@ function profileSection(report: Report): string[] {
     "for a second or more (timers, state kept until the next poll) is what reaches the old generation",
     "and the RSS.",
     "",
-    "| allocated in | KB per poll | share |",
-    "| --- | ---: | ---: |",
-    ...profile.bySite
-      .slice(0, 12)
-      .map((entry) => `| ${entry.what} | ${kb(perPoll(entry.bytes))} | ${share(entry.bytes)} |`),
-    "",
-    "| on behalf of (the bridge's function nearest on the stack) | KB per poll | share |",
-    "| --- | ---: | ---: |",
-    ...profile.byCause
-      .slice(0, 12)
-      .map((entry) => `| ${entry.what} | ${kb(perPoll(entry.bytes))} | ${share(entry.bytes)} |`),
-    "",
+    ...shareTable("allocated in", profile.bySite),
+    ...shareTable("on behalf of (the bridge's function nearest on the stack)", profile.byCause),
   );
   return lines;
 }

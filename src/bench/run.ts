@@ -10,6 +10,7 @@ import {
   LOADS,
   log,
   NO_DISCOVERY_N,
+  NO_WRITE,
   PROFILE_N,
   PROFILE_S,
   QUICK,
@@ -94,7 +95,7 @@ async function main(): Promise<void> {
     else report.ovms = stopOvms;
     report.seconds = (performance.now() - started) / 1000;
     const text = render(report);
-    if (process.env.BENCH_NO_WRITE === "1") log("not written (BENCH_NO_WRITE=1)");
+    if (NO_WRITE) log("not written (BENCH_NO_WRITE=1)");
     else {
       writeFileSync(DOCS, text);
       log(`written to ${DOCS}`);

@@ -6,7 +6,7 @@ import { chargers, fmt, log, WARMUP_S, windowFor } from "./settings.js";
 // N chargers polled every second: the daemon as a user runs it (default node flags, Home
 // Assistant discovery on), then the floor loop against the same simulator.
 
-export interface Side {
+interface Side {
   polls: number;
   pollsPerSecond: number;
   proc: ProcFigures;
@@ -111,6 +111,7 @@ export async function startPolling(
       () => `${count} chargers online (${online()} are)`,
     );
   } catch (error) {
+    startup.end();
     log(daemon.output.join(""));
     await daemon.stop();
     throw error;

@@ -22,7 +22,7 @@ export function windowFor(count: number): number {
  */
 export const WARMUP_S = Number(process.env.BENCH_WARMUP_S ?? (QUICK ? 5 : 10));
 /** N of the extra scale run with Home Assistant discovery off (0: none). */
-export const NO_DISCOVERY_N = Number(process.env.BENCH_NO_DISCOVERY_N ?? (QUICK ? 0 : 1000));
+export const NO_DISCOVERY_N = Number(process.env.BENCH_NO_DISCOVERY_N ?? (QUICK ? 0 : TARGET_N));
 /** Chargers polled every second, one scale run each (bridge and floor loop). */
 export const SIZES = (process.env.BENCH_SIZES ?? (QUICK ? "10,100,1000" : "10,100,1000,2000"))
   .split(",")
@@ -32,8 +32,13 @@ export const WRITES = Number(process.env.BENCH_WRITES ?? (QUICK ? 200 : 1000));
 /** The load the write latency is measured under, besides idle. */
 export const LOADS = (process.env.BENCH_LOADS ?? "100,1000").split(",").map(Number);
 /** Chargers of the allocation profile, and its seconds of sampling. */
-export const PROFILE_N = Number(process.env.BENCH_PROFILE_N ?? 1000);
+export const PROFILE_N = Number(process.env.BENCH_PROFILE_N ?? TARGET_N);
 export const PROFILE_S = Number(process.env.BENCH_PROFILE_S ?? (QUICK ? 5 : 10));
+
+/** Seconds of real time each OVMS scenario runs (its timings are scaled 1/60). */
+export const OVMS_WINDOW_S = Number(process.env.BENCH_OVMS_S ?? 40);
+/** BENCH_NO_WRITE=1: print the report only, leave docs/benchmarks.md as it is. */
+export const NO_WRITE = process.env.BENCH_NO_WRITE === "1";
 
 export type Part = "scale" | "profile" | "latency" | "startup" | "traffic" | "extra";
 const PARTS = new Set((process.env.BENCH_PARTS ?? "scale,profile,latency,startup,traffic,extra").split(","));
