@@ -29,20 +29,20 @@ import { runInNewContext } from "node:vm";
 // either way. From OPTIMISE_FROM devices on, the daemon turns it on again.
 
 /** Devices from which the optimising compiler runs. */
-export const OPTIMISE_FROM = 50;
+const OPTIMISE_FROM = 50;
 /** Devices from which the young generation may grow (10 polls a second need no more than 1 MB). */
-export const LARGE_INSTALLATION = 200;
+const LARGE_INSTALLATION = 200;
 /** How far the old generation may grow over what is live after a full collection. */
-export const HEAP_GROWING_PERCENT = 40;
+const HEAP_GROWING_PERCENT = 40;
 /** The young generation of a large installation: MB per half. */
-export const LARGE_SEMI_SPACE_MB = 8;
+const LARGE_SEMI_SPACE_MB = 8;
 
 // at import, before the other modules of the daemon load: cli.ts imports this module alone first
 setFlagsFromString("--semi-space-growth-factor=1");
 setFlagsFromString("--no-turbofan");
 
 /** Seconds after the start at which the start-up's garbage is collected. */
-export const COLLECT_AFTER_START_S = [15, 60];
+const COLLECT_AFTER_START_S = [15, 60];
 
 /** Sizes V8's heap for the configured number of devices; call before the daemon starts. */
 export function sizeHeapFor(devices: number): void {
@@ -58,10 +58,13 @@ export function sizeHeapFor(devices: number): void {
 /** Lets V8 double the young generation until it reaches `mb` per half (it would go on to 16). */
 function growYoungGenerationTo(mb: number): void {
   setFlagsFromString("--semi-space-growth-factor=2");
+  // an installation that polls slowly may never allocate enough to get there: the watch ends
+  // with the start-up's last collection either way
+  const until = Date.now() + Math.max(...COLLECT_AFTER_START_S) * 1000;
   const watch = setInterval(() => {
     const young = getHeapSpaceStatistics().find((space) => space.space_name === "new_space");
     // space_size counts both halves
-    if (young && young.space_size < 2 * mb * 2 ** 20) return;
+    if (young && young.space_size < 2 * mb * 2 ** 20 && Date.now() < until) return;
     setFlagsFromString("--semi-space-growth-factor=1");
     clearInterval(watch);
   }, 100);

@@ -215,23 +215,29 @@ export class HomeAssistantDiscovery implements Extension {
   private async announce(): Promise<void> {
     const { publisher } = this.context;
     // what went away is cleared first: HA refuses a unique_id still held by an old config (an
-    // entity that became another component), and a user never sees both
-    const topics = new Set<string>();
-    for (const candidate of this.candidates([])) topics.add(candidate.topic);
+    // entity that became another component), and a user never sees both. Candidates are a
+    // topic and a closure each; the payloads are built one at a time below.
+    const problems: string[] = [];
+    const candidates = [...this.candidates(problems)];
+    const topics = new Set(candidates.map((candidate) => candidate.topic));
     let removed = 0;
-    for (const topic of new Set([...this.announced.keys(), ...this.found])) {
+    for (const topic of this.announced.keys()) {
       if (topics.has(topic)) continue;
       publisher.clearRetained(topic);
       removed += 1;
     }
+    for (const topic of this.found) {
+      if (topics.has(topic) || this.announced.has(topic)) continue;
+      publisher.clearRetained(topic);
+      removed += 1;
+    }
     this.found.clear();
-    const problems: string[] = [];
     const previous = this.announced;
     const next = new Map<string, string>();
     this.announced = next;
     let changed = 0;
     let batch: Promise<void>[] = [];
-    for (const candidate of this.candidates(problems)) {
+    for (const candidate of candidates) {
       const payload = JSON.stringify(candidate.build().payload);
       const print = fingerprint(payload);
       next.set(candidate.topic, print);

@@ -14,8 +14,6 @@ import { topicLevel, topicMatches, topicProblem } from "../util/topic.js";
 import { Freshness, markerTopic } from "./freshness.js";
 import { PoisonGuard } from "./poison.js";
 
-export { topicMatches };
-
 export interface ConnectionOptions {
   url: string;
   clientId: string;

@@ -8,11 +8,10 @@ import { responseTopicRefusal } from "./response-topic.js";
 
 const RETAINED = { qos: 1, retain: true } as const;
 
-/** One value of one device as last set: `erasures` and `secrets` are the generations it was set at. */
+/** One value of one device as last set; `secrets`: the generation of secrets it was scrubbed with. */
 interface Slot {
   topic: string;
   value: Value;
-  erasures: number;
   secrets: number;
 }
 /**
@@ -45,8 +44,6 @@ export class Publisher {
    * nor looked up again.
    */
   private readonly slots = new Map<string, Map<string, Slot>>();
-  /** Counts erase() calls: a slot set before the latest one is set again, whatever its value. */
-  private erasures = 0;
   private lastUpdated = 0;
   private readonly sources: RetainedSource[] = [];
   /** Counts republish() calls: an older one still under way stops when a newer one begins. */
@@ -83,16 +80,14 @@ export class Publisher {
       const slot = slots.get(key);
       if (slot === undefined) {
         const topic = `${this.root}/${deviceTopic}/${key}`;
-        slots.set(key, { topic, value, erasures: this.erasures, secrets });
+        slots.set(key, { topic, value, secrets });
         this.setValue(topic, value);
       } else if (
         slot.value !== value ||
-        slot.erasures !== this.erasures ||
         // a string goes through scrub() again once a secret was learnt since
         (typeof value === "string" && slot.secrets !== secrets)
       ) {
         slot.value = value;
-        slot.erasures = this.erasures;
         slot.secrets = secrets;
         this.setValue(slot.topic, value);
       }
@@ -125,14 +120,6 @@ export class Publisher {
   /** Adds retained messages to every republish, after the kept state. */
   addSource(source: RetainedSource): void {
     this.sources.push(source);
-  }
-
-  /** Forgets a topic and erases its retained message on the broker. */
-  erase(fullTopic: string): void {
-    if (!this.state.has(fullTopic)) return;
-    this.state.delete(fullTopic);
-    this.erasures += 1;
-    if (this.connection.connected) void this.connection.publish(fullTopic, "", RETAINED);
   }
 
   /** Erases a retained message the bridge never owned (a stale `/set`). */
@@ -193,11 +180,6 @@ export class Publisher {
       }
     }
     return Promise.all(sends).then(() => undefined);
-  }
-
-  /** The current payload of a topic as the bridge holds it (for health, tests and HA). */
-  current(fullTopic: string): string | undefined {
-    return this.state.get(fullTopic);
   }
 
   /**

@@ -12,7 +12,7 @@ import { readPower } from "./reading.js";
 type InputName = "grid" | "pv" | "battery";
 
 /** After failed sends (the charger unreachable), the feed waits up to this long before trying again. */
-export const MAX_BACKOFF_MS = 60_000;
+const MAX_BACKOFF_MS = 60_000;
 
 interface Input {
   config: PowerInputConfig;

@@ -1,6 +1,7 @@
 import { EventEmitter } from "node:events";
 import type { IClientPublishOptions, IPublishPacket } from "mqtt";
-import { type MessageHandler, topicMatches } from "../../src/mqtt/connection.js";
+import type { MessageHandler } from "../../src/mqtt/connection.js";
+import { topicMatches } from "../../src/util/topic.js";
 
 /**
  * A recording stand-in for the bridge's MqttConnection (cast to it where one is needed): what

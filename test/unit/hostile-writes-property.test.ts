@@ -4,12 +4,13 @@ import type { IClientPublishOptions, IPublishPacket } from "mqtt";
 import { describe, expect, it } from "vitest";
 import { encodeSetQuery } from "../../src/goe/api.js";
 import { planWrite as planGoeWrite } from "../../src/goe/writes.js";
-import { type MessageHandler, type MqttConnection, topicMatches } from "../../src/mqtt/connection.js";
+import type { MessageHandler, MqttConnection } from "../../src/mqtt/connection.js";
 import { Publisher } from "../../src/mqtt/publisher.js";
 import { WriteRouter } from "../../src/mqtt/writes.js";
 import { COMMAND, planWrite as planOvmsWrite, type WriteOptions } from "../../src/ovms/writes.js";
 import type { Device, WriteResult } from "../../src/source.js";
 import { silentLogger } from "../../src/util/log.js";
+import { topicMatches } from "../../src/util/topic.js";
 
 // Property-based fuzzing of every write path with the names a plain object inherits
 // (`constructor`, `__proto__`, `hasOwnProperty`, …) mixed into keys, payloads and topic
