@@ -50,8 +50,8 @@ export function encodeSetQuery(params: Record<string, unknown>): string {
 export class GoeApi {
   readonly cloud: boolean;
   private readonly headers: Record<string, string>;
-  /** The URL of the latest status request, by its list of keys: most polls ask the same list. */
-  private statusUrl: { keys: readonly string[]; url: URL } | undefined;
+  /** The URL of the latest status request, by its filter: most polls ask the same keys. */
+  private statusUrl: { filter: string; url: URL } | undefined;
 
   constructor(private readonly options: GoeApiOptions) {
     this.cloud = /\.api\.v3\.go-e\.io$/i.test(new URL(options.baseUrl).hostname) || Boolean(options.token);
@@ -61,9 +61,10 @@ export class GoeApi {
 
   async status(keys: readonly string[]): Promise<GoeStatus> {
     // built once for the list the charger is polled with, not parsed again every second
-    if (this.statusUrl?.keys !== keys) {
-      const url = new URL(`${this.options.baseUrl}/api/status?filter=${keys.join(",")}`);
-      this.statusUrl = { keys, url };
+    // (by the filter text: a poll during an RFID session adds keys in a new array every time)
+    const filter = keys.join(",");
+    if (this.statusUrl?.filter !== filter) {
+      this.statusUrl = { filter, url: new URL(`${this.options.baseUrl}/api/status?filter=${filter}`) };
     }
     const response = await this.get(this.statusUrl.url);
     if (response.status !== 200) throw this.failure("status", response.status, response.text);

@@ -254,7 +254,9 @@ export class GoeCharger implements Source, Device, SurplusReceiver {
     const sink = this.sink;
     if (!sink || !this.status) return;
     // settings come every SETTINGS_EVERY_MS: map what is known of all keys, not this answer's
-    const values = Object.assign(mapStatus(this.status, this.config.title), mapSurplus(status));
+    const values = mapStatus(this.status, this.config.title);
+    // only a fed charger is asked for the surplus keys
+    if (this.config.surplus) mapSurplus(status, values);
     if (sessionEnergy !== undefined) values.sessionEnergy = sessionEnergy;
     sink.values(this.topic, values);
     if (this.lastError !== "" || !this.describedAs) {

@@ -12,13 +12,17 @@ import type { GoeApi } from "./api.js";
 export const SURPLUS_KEYS = ["pgrid", "ppv", "pakku"] as const;
 
 /** What the charger reads back, on evcc-style names; absent keys stay as they are. */
-export function mapSurplus(status: Record<string, unknown>): Values {
-  const values: Values = {};
-  const names = { pgrid: "surplusGridPower", ppv: "surplusPvPower", pakku: "surplusBatteryPower" };
+const SURPLUS_NAMES = {
+  pgrid: "surplusGridPower",
+  ppv: "surplusPvPower",
+  pakku: "surplusBatteryPower",
+} as const;
+
+export function mapSurplus(status: Record<string, unknown>, values: Values): Values {
   for (const key of SURPLUS_KEYS) {
     const value = status[key];
-    if (value === null) values[names[key]] = null;
-    else if (typeof value === "number" && Number.isFinite(value)) values[names[key]] = value;
+    if (value === null) values[SURPLUS_NAMES[key]] = null;
+    else if (typeof value === "number" && Number.isFinite(value)) values[SURPLUS_NAMES[key]] = value;
   }
   return values;
 }

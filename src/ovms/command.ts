@@ -23,7 +23,7 @@ export async function runCommand(
   key: string,
   payload: string,
   /** The car's command line: one command at a time, waiting ones superseded (car-commands.ts). */
-  commands?: CarCommands,
+  commands: CarCommands,
 ): Promise<CommandOutcome> {
   const plan = planWrite(key, payload, {
     configPath,
@@ -42,5 +42,5 @@ export async function runCommand(
       return { result: { ok: false, error: scrub(message) }, what: command.what };
     }
   };
-  return commands ? commands.submit(key, command.value, send) : send();
+  return commands.submit(key, command.value, send);
 }
