@@ -243,7 +243,6 @@ describe("a hostile client on the broker", () => {
       ...Array.from({ length: 100 }, (): [string, string] => [`${CAR}/wakeup/set`, "PRESS"]),
     ];
     const answers = await answersTo(writes);
-    expect(answers).toHaveLength(writes.length);
     const sent = ovms.commandLog.slice(before);
     // the first of each key goes at once; everything that waited behind it became one more
     expect(sent.filter((line) => line.startsWith("C15")).length).toBeLessThanOrEqual(3);
