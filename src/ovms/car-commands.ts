@@ -1,4 +1,5 @@
 import type { Value } from "../source.js";
+import { currentTrail, type RequestTrail, rideOn } from "../util/request-trail.js";
 import type { CommandOutcome } from "./command.js";
 
 // Commands to one car go one at a time: each crosses the OVMS server and the car's modem, and
@@ -9,6 +10,8 @@ import type { CommandOutcome } from "./command.js";
 
 interface Waiting {
   value: Value;
+  /** The trail the command is sent in: the first waiting write's (util/request-trail.ts). */
+  trail: RequestTrail | undefined;
   send: () => Promise<CommandOutcome>;
   answers: Array<(outcome: CommandOutcome) => void>;
 }
@@ -32,10 +35,11 @@ export class CarCommands {
           earlier.value = value;
           earlier.send = send;
         }
+        rideOn(earlier.trail);
         earlier.answers.push(resolve);
         return;
       }
-      const entry: Waiting = { value, send, answers: [resolve] };
+      const entry: Waiting = { value, trail: currentTrail(), send, answers: [resolve] };
       if (!NEVER_MERGED.has(key)) this.waiting.set(key, entry);
       this.tail = this.tail.then(async () => {
         // from here on a later write of this key waits for the next turn

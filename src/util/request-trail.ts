@@ -9,6 +9,8 @@ import { AsyncLocalStorage } from "node:async_hooks";
  */
 export interface RequestTrail {
   sent: boolean;
+  /** Writes merged into this one's request: sent when it is. */
+  riders?: RequestTrail[];
 }
 
 const trails = new AsyncLocalStorage<RequestTrail>();
@@ -21,7 +23,25 @@ export function withRequestTrail<T>(trail: RequestTrail, work: () => Promise<T>)
 /** A request that changes something is leaving now (no-op outside a write). */
 export function markSent(): void {
   const trail = trails.getStore();
-  if (trail) trail.sent = true;
+  if (!trail) return;
+  trail.sent = true;
+  for (const rider of trail.riders ?? []) rider.sent = true;
+}
+
+/** The trail of the write under way, to hand to rideOn() by a write merged into it later. */
+export function currentTrail(): RequestTrail | undefined {
+  return trails.getStore();
+}
+
+/**
+ * The write under way goes out with the request of `carrier`'s write (merged into its batch,
+ * or taking the place of a waiting command): it counts as sent when that request is.
+ */
+export function rideOn(carrier: RequestTrail | undefined): void {
+  const own = trails.getStore();
+  if (!carrier || !own || own === carrier) return;
+  if (carrier.riders) carrier.riders.push(own);
+  else carrier.riders = [own];
 }
 
 /**

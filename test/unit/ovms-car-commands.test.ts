@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { CarCommands } from "../../src/ovms/car-commands.js";
 import type { CommandOutcome } from "../../src/ovms/command.js";
+import { markSent, type RequestTrail, withRequestTrail } from "../../src/util/request-trail.js";
 
 /** A car that answers each command when the test lets it, recording the order they came in. */
 function car() {
@@ -68,5 +69,32 @@ describe("a car's command line", () => {
     const next = line.submit("chargeMode", "range", async () => ({ result: { ok: true, value: "range" } }));
     expect((await failing).result).toEqual({ ok: false, error: "the command failed: link gone" });
     expect((await next).result).toEqual({ ok: true, value: "range" });
+  });
+
+  it("counts a write that shares or takes over a waiting command as sent once the command leaves", async () => {
+    const line = new CarCommands();
+    const { send, releaseAll } = car();
+    const sending = (text: string) => {
+      const inner = send(text);
+      return () => {
+        markSent();
+        return inner();
+      };
+    };
+    const busy = line.submit("chargeCurrent", 8, send("C15,8"));
+    await new Promise((resolve) => setImmediate(resolve));
+    const trails: RequestTrail[] = [{ sent: false }, { sent: false }, { sent: false }];
+    const writes = [
+      withRequestTrail(trails[0]!, () => line.submit("chargeCurrent", 10, sending("C15,10"))),
+      // takes the place of the waiting 10, and goes out in that write's turn
+      withRequestTrail(trails[1]!, () => line.submit("chargeCurrent", 12, sending("C15,12"))),
+      // the same value: shares the answer of the command that goes out
+      withRequestTrail(trails[2]!, () => line.submit("chargeCurrent", 12, sending("C15,12 again"))),
+    ];
+    expect(trails.map((trail) => trail.sent)).toEqual([false, false, false]);
+    await releaseAll();
+    await busy;
+    await Promise.all(writes);
+    expect(trails[1]!.sent && trails[2]!.sent).toBe(true);
   });
 });

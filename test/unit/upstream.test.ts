@@ -4,6 +4,7 @@ import { httpRequest } from "../../src/upstream/http.js";
 import { WriteMerger } from "../../src/upstream/merge.js";
 import { Poller } from "../../src/upstream/poller.js";
 import { Priority, QueueClosedError, UpstreamQueue } from "../../src/upstream/queue.js";
+import { markSent, type RequestTrail, withRequestTrail } from "../../src/util/request-trail.js";
 import { addSecret, clearSecrets, scrub } from "../../src/util/secrets.js";
 
 describe("upstream queue", () => {
@@ -87,6 +88,28 @@ describe("upstream queue", () => {
     const merged = [merger.submit({ amp: 7 }), merger.submit(proto)];
     await Promise.all(merged);
     expect(Object.keys(calls.at(-1) ?? {})).toEqual(["amp", "__proto__"]);
+    await queue.close();
+  });
+
+  it("counts every write merged into a call as sent once the call leaves", async () => {
+    // a stop before the answer says "sent; not confirmed" only of writes whose request left
+    const queue = new UpstreamQueue("merge-trail", 100);
+    const merger = new WriteMerger<Record<string, unknown>, string>((take) =>
+      queue.run(async () => {
+        take();
+        markSent();
+        return "done";
+      }, Priority.write),
+    );
+    const blocker = queue.run(() => new Promise((resolve) => setTimeout(resolve, 50)));
+    const trails: RequestTrail[] = [{ sent: false }, { sent: false }, { sent: false }];
+    const writes = trails.map((trail, index) =>
+      withRequestTrail(trail, () => merger.submit({ amp: 10 + index })),
+    );
+    expect(trails.map((trail) => trail.sent)).toEqual([false, false, false]);
+    await blocker;
+    await Promise.all(writes);
+    expect(trails.map((trail) => trail.sent)).toEqual([true, true, true]);
     await queue.close();
   });
 });
