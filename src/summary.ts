@@ -1,5 +1,5 @@
 import type { Config } from "./config/schema.js";
-import { isLoopback } from "./http/evcc-api.js";
+import { restWrites } from "./http/evcc-api.js";
 import { parseListen } from "./http/health-server.js";
 import { embeddedBrokerNotes } from "./mqtt/broker.js";
 import { formatDuration } from "./util/duration.js";
@@ -57,11 +57,11 @@ export function describeConfig(config: Config): string[] {
   const listen = config.http.listen;
   if (!listen) lines.push("no health endpoint, no REST API");
   else {
-    const writes = config.http.token
-      ? "REST writes need the token"
-      : isLoopback(parseListen(listen).host)
-        ? "REST writes from this machine without a token"
-        : "WARNING: REST writes refused: set http.token to allow them on this address";
+    const writes = {
+      token: "REST writes need the token",
+      loopback: "REST writes from this machine without a token",
+      refused: "WARNING: REST writes refused: set http.token to allow them on this address",
+    }[restWrites(config.http.token, parseListen(listen).host)];
     lines.push(`health, metrics and evcc's REST API on http://${listen}/ (${writes})`);
   }
   return lines;

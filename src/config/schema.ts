@@ -29,6 +29,9 @@ function duration(fallback: string, minMs = 0) {
 
 const secret = z.string().min(1, "must not be empty");
 
+/** One MQTT topic (the wildcards # and + would make it a filter). */
+const NO_WILDCARDS = /^[^#+]+$/;
+
 const loadpoint = z
   .number()
   .int("must be a whole number")
@@ -41,7 +44,7 @@ const mqtt = z
     topic: z
       .string()
       .min(1)
-      .regex(/^[^#+]+$/, "must not contain MQTT wildcards (# or +)")
+      .regex(NO_WILDCARDS, "must not contain MQTT wildcards (# or +)")
       .transform((topic) => topic.replace(/^\/+|\/+$/g, ""))
       .default("ev2mqtt"),
     username: z.string().optional(),
@@ -84,7 +87,7 @@ const http = z
 const meterTopic = z
   .string()
   .min(1)
-  .regex(/^[^#+]+$/, "must be one topic, without MQTT wildcards (# or +)");
+  .regex(NO_WILDCARDS, "must be one topic, without MQTT wildcards (# or +)");
 // a topic alone is short for { topic }; one object schema keeps the error messages precise
 const powerInput = z.preprocess(
   (raw) => (typeof raw === "string" ? { topic: raw } : raw),

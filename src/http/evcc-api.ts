@@ -84,6 +84,15 @@ export function isLoopback(host: string): boolean {
   return LOOPBACK_HOSTS.has(host.toLowerCase());
 }
 
+/**
+ * Who may write over REST on a listener at `host`: whoever sends the token when one is set,
+ * else only this machine, and nobody on any other address.
+ */
+export function restWrites(token: string | undefined, host: string): "token" | "loopback" | "refused" {
+  if (token) return "token";
+  return isLoopback(host) ? "loopback" : "refused";
+}
+
 export class EvccApi {
   readonly state: EvccState;
 
@@ -166,6 +175,7 @@ export class EvccApi {
    */
   private authorise(req: IncomingMessage): ApiAnswer | undefined {
     const token = this.context.config.http.token;
+    const writes = restWrites(token, this.host);
     if (token) {
       const given = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? "")?.[1] ?? "";
       if (!sameSecret(given, token)) {
@@ -176,7 +186,7 @@ export class EvccApi {
       }
       return undefined;
     }
-    if (!isLoopback(this.host)) {
+    if (writes === "refused") {
       return fail(
         403,
         `writes over HTTP on ${this.host} need a token: set http.token in the configuration and send Authorization: Bearer <token>`,
