@@ -2,7 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { GoeSimulator } from "../../src/goe/simulator/server.js";
 import { DaemonProcess } from "../helpers/daemon-process.js";
 import { Mosquitto } from "../helpers/mosquitto.js";
-import { mosquittoPub } from "../helpers/mqtt-cli.js";
+import { writeAndAnswer } from "../helpers/mqtt-cli.js";
 import { MqttWatch } from "../helpers/mqtt-watch.js";
 import { waitFor } from "../helpers/recording-sink.js";
 
@@ -27,11 +27,8 @@ let daemon: DaemonProcess;
 let watch: MqttWatch;
 let ha: MqttWatch;
 
-async function write(topic: string, payload: string): Promise<Record<string, unknown>> {
-  const since = watch.now();
-  await mosquittoPub(broker.port, `${topic}/set`, payload);
-  const answer = await watch.waitForMessage(`${topic}/result`, since);
-  return JSON.parse(answer.payload) as Record<string, unknown>;
+function write(topic: string, payload: string): Promise<Record<string, unknown>> {
+  return writeAndAnswer(watch, broker.port, topic, payload);
 }
 
 function lastSet(serial: string): Record<string, unknown> | undefined {

@@ -2,7 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { GoeSimulator } from "../../src/goe/simulator/server.js";
 import { DaemonProcess } from "../helpers/daemon-process.js";
 import { Mosquitto } from "../helpers/mosquitto.js";
-import { linesToMap, mosquittoPub, mosquittoSub } from "../helpers/mqtt-cli.js";
+import { linesToMap, mosquittoPub, mosquittoSub, writeAndAnswer } from "../helpers/mqtt-cli.js";
 import { MqttWatch } from "../helpers/mqtt-watch.js";
 import { waitFor } from "../helpers/recording-sink.js";
 
@@ -52,11 +52,8 @@ function startDaemon(): DaemonProcess {
   return DaemonProcess.start(config(), { GOE_TOKEN: TOKEN });
 }
 
-async function write(topic: string, payload: string): Promise<Record<string, unknown>> {
-  const since = watch.now();
-  await mosquittoPub(broker.port, `${topic}/set`, payload);
-  const answer = await watch.waitForMessage(`${topic}/result`, since);
-  return JSON.parse(answer.payload) as Record<string, unknown>;
+function write(topic: string, payload: string): Promise<Record<string, unknown>> {
+  return writeAndAnswer(watch, broker.port, topic, payload);
 }
 
 beforeAll(async () => {

@@ -3,7 +3,7 @@ import { GoeSimulator } from "../../src/goe/simulator/server.js";
 import { type CarState, OvmsSimulator } from "../../src/ovms/simulator/server.js";
 import { DaemonProcess } from "../helpers/daemon-process.js";
 import { Mosquitto } from "../helpers/mosquitto.js";
-import { linesToMap, mosquittoPub, mosquittoSub } from "../helpers/mqtt-cli.js";
+import { linesToMap, mosquittoSub, writeAndAnswer } from "../helpers/mqtt-cli.js";
 import { MqttWatch } from "../helpers/mqtt-watch.js";
 import { waitFor } from "../helpers/recording-sink.js";
 
@@ -118,11 +118,8 @@ async function vehicleFollowsCar(timeoutMs = 20_000): Promise<Record<string, str
   return current();
 }
 
-async function write(key: string, payload: string): Promise<Record<string, unknown>> {
-  const since = watch.now();
-  await mosquittoPub(broker.port, `${CAR}/${key}/set`, payload);
-  const answer = await watch.waitForMessage(`${CAR}/${key}/result`, since, 20_000);
-  return JSON.parse(answer.payload) as Record<string, unknown>;
+function write(key: string, payload: string): Promise<Record<string, unknown>> {
+  return writeAndAnswer(watch, broker.port, `${CAR}/${key}`, payload, 20_000);
 }
 
 function onlinePayloads(): string[] {

@@ -1,4 +1,5 @@
 import { execFile, spawn } from "node:child_process";
+import type { MqttWatch } from "./mqtt-watch.js";
 
 /** `mosquitto_pub`, exactly as a user would type it. */
 export function mosquittoPub(
@@ -48,4 +49,21 @@ export function linesToMap(lines: string[]): Map<string, string> {
     else map.set(line.slice(0, space), line.slice(space + 1));
   }
   return map;
+}
+
+/**
+ * A write as a user makes it: `mosquitto_pub` to `<valueTopic>/set`, then the bridge's answer on
+ * `<valueTopic>/result` as `watch` sees it.
+ */
+export async function writeAndAnswer(
+  watch: MqttWatch,
+  port: number,
+  valueTopic: string,
+  payload: string,
+  timeoutMs = 15_000,
+): Promise<Record<string, unknown>> {
+  const since = watch.now();
+  await mosquittoPub(port, `${valueTopic}/set`, payload);
+  const answer = await watch.waitForMessage(`${valueTopic}/result`, since, timeoutMs);
+  return JSON.parse(answer.payload) as Record<string, unknown>;
 }
