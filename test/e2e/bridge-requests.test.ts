@@ -56,6 +56,15 @@ async function request(what: string, payload: string): Promise<Record<string, un
 }
 
 describe("bridge requests", () => {
+  it("takes an empty payload for no request (what clearing a retained one looks like), {} for one", async () => {
+    const seen = watch.messages.length;
+    await mosquittoPub(broker.port, `${ROOT}/bridge/request/info`, "");
+    // answered in order: an answer to the empty one would come before this one's
+    expect(await request("info", "{}")).toMatchObject({ status: "ok" });
+    const answers = watch.messages.slice(seen).filter((m) => m.topic === `${ROOT}/bridge/response/info`);
+    expect(answers).toHaveLength(1);
+  });
+
   it("info and health_check answer with the transaction echoed; bridge/health is retained", async () => {
     const info = await request("info", '{"transaction":"t-1"}');
     expect(info).toMatchObject({

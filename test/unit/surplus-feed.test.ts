@@ -142,4 +142,14 @@ describe("surplus feed", () => {
     await meterFor(70);
     expect(harness.live).toBe(true);
   });
+
+  it("never pauses longer than a minute however long the charger refuses", async () => {
+    harness.answer = { ok: false, error: "go-e cloud: HTTP 502" };
+    await meterFor(300);
+    const times = harness.sent.map((entry) => entry.at);
+    const gaps = times.slice(1).map((at, index) => at - times[index]!);
+    // 4 s doubling: 8, 16, 32, 64 s would be next; the pause stays at 60 s
+    expect(Math.max(...gaps)).toBe(60_000);
+    expect(harness.sent.length).toBeGreaterThanOrEqual(6);
+  });
 });
